@@ -1,0 +1,1 @@
+"""Synthetic Dex-Net datasets: meshes -> grasps -> analytic labels -> rendered crops -> Dex-Net tensors."""
