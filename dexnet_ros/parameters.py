@@ -1,0 +1,110 @@
+"""Node parameters declared from one table: default, description, range, choices, read-only flag."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, ParameterType
+from rclpy.node import Node
+
+from dexnet_core.planning.config import PlannerConfig
+
+_TYPES = {bool: ParameterType.PARAMETER_BOOL, int: ParameterType.PARAMETER_INTEGER,
+          float: ParameterType.PARAMETER_DOUBLE, str: ParameterType.PARAMETER_STRING}
+_ARRAY_TYPES = {int: ParameterType.PARAMETER_INTEGER_ARRAY, float: ParameterType.PARAMETER_DOUBLE_ARRAY}
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One ROS parameter: ``low``/``high`` bound numbers, ``choices`` strings; read_only needs a restart."""
+
+    name: str
+    default: Any
+    description: str
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[str, ...] = ()
+    read_only: bool = False
+
+    def descriptor(self) -> ParameterDescriptor:
+        """ParameterDescriptor with type, description, range and the allowed choices."""
+        d = ParameterDescriptor(name=self.name, description=self.description, read_only=self.read_only)
+        if isinstance(self.default, list):
+            d.type = _ARRAY_TYPES[type(self.default[0])]
+        else:
+            d.type = _TYPES[type(self.default)]
+        if self.low is not None and d.type == ParameterType.PARAMETER_INTEGER:
+            d.integer_range = [IntegerRange(from_value=int(self.low), to_value=int(self.high), step=1)]
+        elif self.low is not None and d.type == ParameterType.PARAMETER_DOUBLE:
+            d.floating_point_range = [FloatingPointRange(from_value=float(self.low),
+                                                         to_value=float(self.high), step=0.0)]
+        if self.choices:
+            d.additional_constraints = "one of: " + ", ".join(self.choices)
+        return d
+
+    def check(self, value: Any) -> None:
+        """Raise ValueError if ``value`` is not one of ``choices`` (ranges are enforced by rclpy)."""
+        if self.choices and value not in self.choices:
+            raise ValueError(f"parameter {self.name} must be one of {list(self.choices)}, got {value!r}")
+
+
+def declare(node: Node, specs: Sequence[ParamSpec]) -> dict[str, Any]:
+    """Declare every spec on ``node`` (values from --params-file override defaults); returns name -> value."""
+    values = {}
+    for spec in specs:
+        value = node.declare_parameter(spec.name, spec.default, spec.descriptor()).value
+        spec.check(value)
+        values[spec.name] = list(value) if isinstance(spec.default, list) else value
+    return values
+
+
+# Heatmap node: model selection, input handling and the PlannerConfig fields (same names).
+MODEL_PARAMS = (
+    ParamSpec("model", "", "checkpoint path or shipped model name; empty = the shipped default for gripper"),
+    ParamSpec("gripper", "parallel_jaw", "gripper the model must be for (picks the shipped default)",
+              choices=("parallel_jaw", "suction")),
+    ParamSpec("device", "auto", "torch device: auto (cuda if available), cpu or cuda",
+              choices=("auto", "cpu", "cuda")),
+)
+NODE_PARAMS = (
+    ParamSpec("frame_id", "", "frame of the outputs; empty = the depth image's header.frame_id"),
+    ParamSpec("use_mask", False, "wait for a mono8 mask with the depth stamp on 'mask'", read_only=True),
+    ParamSpec("sync_timeout_s", 0.5, "drop a depth frame whose mask has not arrived within this time",
+              0.0, 10.0),
+    ParamSpec("qos_depth", 1, "history depth of the image subscriptions", 1, 100, read_only=True),
+    ParamSpec("qos_reliability", "best_effort", "reliability of the image subscriptions",
+              choices=("best_effort", "reliable"), read_only=True),
+    ParamSpec("log_throttle_s", 2.0, "minimum seconds between two identical warnings", 0.0, 3600.0),
+)
+PLANNER_PARAMS = (
+    ParamSpec("num_angles", 16, "parallel jaw: jaw-axis angles tried in [0, pi)", 1, 64),
+    ParamSpec("depth_bins", 8, "gripper depths tried per pixel (models with a depth input)", 1, 64),
+    ParamSpec("depth_offsets", [0.015, 0.05], "gripper depth range beyond the surface [min, max], m"),
+    ParamSpec("top_k", 5, "grasps published per frame", 1, 100),
+    ParamSpec("min_quality", 0.0, "grasps below this quality are dropped", 0.0, 1.0),
+    ParamSpec("nms_radius_px", 20.0, "non-maximum suppression radius, input pixels", 0.0, 1000.0),
+    ParamSpec("inpaint", True, "fill missing depth before scoring"),
+    ParamSpec("roi", [0, 0, 0, 0], "[x, y, w, h] region for grasp centres, pixels; w = 0: whole image"),
+    ParamSpec("min_depth_m", 0.1, "workspace: nearest surface depth for a grasp centre, m", 0.0, 20.0),
+    ParamSpec("max_depth_m", 3.0, "workspace: farthest surface depth for a grasp centre, m", 0.0, 20.0),
+    ParamSpec("crop_size_px", 96, "crop a 32x32 network input covers at the training scale, px", 8, 1024),
+    ParamSpec("training_depth_m", 0.7, "camera distance at which crop_size_px holds, m", 0.01, 20.0),
+    ParamSpec("training_focal_px", 525.0, "focal length of the training camera, px", 1.0, 10000.0),
+    ParamSpec("stride", 4, "heatmap stride in network pixels", 1, 32),
+    ParamSpec("jaw_width_m", 0.05, "parallel-jaw opening reported with each grasp, m", 0.001, 1.0),
+    ParamSpec("normal_window_px", 7, "suction: window side for the surface normal, px", 3, 101),
+)
+HEATMAP_PARAMS = MODEL_PARAMS + NODE_PARAMS + PLANNER_PARAMS
+
+
+def planner_config(values: dict[str, Any]) -> PlannerConfig:
+    """PlannerConfig from parameter values (extra keys ignored); raises ValueError on a bad value."""
+    cfg = {s.name: values[s.name] for s in PLANNER_PARAMS}
+    roi = [int(v) for v in cfg["roi"]]
+    if len(roi) != 4:
+        raise ValueError(f"parameter roi must be [x, y, w, h], got {roi}")
+    cfg["roi"] = tuple(roi) if roi[2] > 0 else None
+    cfg["depth_offsets"] = tuple(float(v) for v in cfg["depth_offsets"])
+    return PlannerConfig.from_dict(cfg)
