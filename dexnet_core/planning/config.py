@@ -1,0 +1,69 @@
+"""Planner configuration: one frozen dataclass, validated on construction."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+from typing import Any
+
+
+@dataclass(frozen=True)
+class PlannerConfig:
+    """How a depth image becomes ranked grasps. Pixel sizes are in INPUT image pixels unless noted."""
+
+    num_angles: int = 16  # parallel jaw: jaw-axis angles tried, evenly spaced in [0, pi)
+    depth_bins: int = 8  # gripper depths tried per pixel for models with a depth input
+    depth_offsets: tuple[float, float] = (0.015, 0.05)  # m beyond the centre's surface: gripper depths
+    top_k: int = 5  # grasps returned (plan(max_grasps=...) overrides)
+    min_quality: float = 0.0  # grasps below this quality are dropped
+    nms_radius_px: float = 20.0  # grasp centres closer than this are suppressed (non-maximum suppression)
+    inpaint: bool = True  # fill missing depth before scoring (grasps are still only on valid pixels)
+    roi: tuple[int, int, int, int] | None = None  # (x, y, w, h) region where grasp centres may lie
+    min_depth_m: float = 0.1  # workspace: grasp centres only on surfaces at depths in [min, max]
+    max_depth_m: float = 3.0
+    crop_size_px: int = 96  # input-image crop a 32x32 network input covers at the training scale
+    training_depth_m: float = 0.7  # camera distance at which crop_size_px holds
+    training_focal_px: float = 525.0  # focal length (px) of the training camera
+    stride: int = 4  # heatmap stride in network (rescaled) pixels; 1 = every rescaled pixel
+    jaw_width_m: float = 0.05  # parallel-jaw opening reported with each grasp
+    normal_window_px: int = 7  # suction: side of the window the surface normal is fitted on
+
+    def __post_init__(self) -> None:
+        _positive_int(self, "num_angles", "depth_bins", "top_k", "crop_size_px", "stride", "normal_window_px")
+        lo, hi = self.depth_offsets
+        if not (math.isfinite(lo) and math.isfinite(hi) and lo <= hi):
+            raise ValueError(f"planner.depth_offsets must be finite, min <= max, got {self.depth_offsets}")
+        if not 0.0 <= self.min_quality <= 1.0:
+            raise ValueError(f"planner.min_quality must be in [0, 1], got {self.min_quality}")
+        if not self.nms_radius_px >= 0:
+            raise ValueError(f"planner.nms_radius_px must be >= 0, got {self.nms_radius_px}")
+        if self.roi is not None and (len(self.roi) != 4 or self.roi[2] <= 0 or self.roi[3] <= 0):
+            raise ValueError(f"planner.roi must be (x, y, w, h) with w, h > 0, got {self.roi}")
+        if not 0.0 <= self.min_depth_m < self.max_depth_m:
+            raise ValueError(
+                "planner workspace needs 0 <= min_depth_m < max_depth_m, "
+                f"got {self.min_depth_m}, {self.max_depth_m}"
+            )
+        for name in ("training_depth_m", "training_focal_px", "jaw_width_m"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"planner.{name} must be > 0, got {getattr(self, name)}")
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> PlannerConfig:
+        """Build from a plain mapping (YAML, ROS parameters); unknown keys raise ValueError."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown planner option(s) {unknown}; valid: {sorted(known)}")
+        values = dict(values)
+        for key in ("depth_offsets", "roi"):
+            if values.get(key) is not None:
+                values[key] = tuple(values[key])
+        return cls(**values)
+
+
+def _positive_int(cfg: PlannerConfig, *names: str) -> None:
+    for name in names:
+        value = getattr(cfg, name)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"planner.{name} must be an integer >= 1, got {value!r}")
