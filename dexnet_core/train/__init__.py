@@ -1,0 +1,1 @@
+"""Training and evaluation of GQ-CNNs on Dex-Net datasets: config, loop, metrics, plots, commands."""

@@ -1,0 +1,320 @@
+"""The training loop: one readable function, ``train(cfg, device, resume)``.
+
+Per step: gather a batch (positives oversampled), augment it on the device, normalise, forward, BCE on
+(metric > threshold) with logits, backward, clip, optimizer step, log; every ``checkpoint_every_steps``
+write ``last.pt``; validate per epoch (and every ``eval_every_steps``), keeping ``best.pt`` on the lowest
+validation loss. ExponentialLR steps once per epoch. A run folder holds::
+
+    config.yaml  split.npz  last.pt  best.pt  [epoch_NNN.pt]  metrics.jsonl  summary.json  tb/
+
+Checkpoints carry the optimizer, scheduler, AMP scaler and augmentation RNG state, the step, the epoch and
+the batch within it; the data order is a function of (seed, epoch), so ``resume=True`` continues the same
+batch sequence and loses at most one checkpoint interval. The library never exits or traps signals.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+import yaml
+
+from dexnet_core.data.augment import augment_batch
+from dexnet_core.data.cache import CachedDataset, open_dataset
+from dexnet_core.data.loader import BatchLoader, epoch_order, subsample
+from dexnet_core.data.shards import (
+    DEPTH_FIELD,
+    GRIPPER_DEPTH_COLUMN,
+    OBJECT_FIELD,
+    POSE_FIELD,
+    read_dataset_yaml,
+)
+from dexnet_core.data.splits import Split, make_split
+from dexnet_core.errors import ConfigError, DatasetError, DexnetError, MissingExtraError
+from dexnet_core.models import get_model
+from dexnet_core.models.checkpoint import (
+    GraspQualityModel,
+    Normalization,
+    load_checkpoint,
+    load_training_state,
+    save_checkpoint,
+)
+from dexnet_core.train.config import DataSettings, TrainConfig, resolve_data_settings
+from dexnet_core.train.evaluate import EVAL_BATCH, dataset_fingerprint, positives, predict, summarize
+
+logger = logging.getLogger(__name__)
+
+NORM_SAMPLES = 20000  # training datapoints used to estimate normalisation statistics
+
+
+@dataclass
+class TrainResult:
+    """Outcome of ``train``: where the run lives and how far it got."""
+
+    run_dir: Path
+    step: int
+    epoch: int
+    best_val_loss: float
+    val: dict
+
+
+def resolve_device(device: str) -> torch.device:
+    """'auto' -> cuda when available else cpu; 'cuda' without CUDA raises ValueError."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} requested but CUDA is not available")
+    return dev
+
+
+def compute_normalization(data: CachedDataset, indices: np.ndarray, settings: DataSettings, seed: int,
+                          with_z: bool) -> Normalization:
+    """Depth and gripper-depth mean/std (m) over a seeded sample of training datapoints.
+
+    Uses the configured / dataset.yaml / preset depth statistics when ``settings`` has them.
+    """
+    sample = subsample(indices, NORM_SAMPLES, seed)
+    if settings.im_mean is not None:
+        im_mean, im_std = settings.im_mean, settings.im_std
+    else:
+        ims = np.asarray(data[DEPTH_FIELD][sample], dtype=np.float64)
+        im_mean, im_std = float(ims.mean()), float(ims.std())
+        if not im_std > 0:
+            raise DatasetError(f"{data.root}: depth crops are constant ({im_mean} m); cannot normalise")
+    z_mean, z_std = 0.0, 1.0
+    if with_z:
+        z = np.asarray(data[POSE_FIELD][sample, GRIPPER_DEPTH_COLUMN], dtype=np.float64)
+        z_mean, z_std = float(z.mean()), float(z.std()) if z.std() > 0 else 1.0
+    return Normalization(im_mean, im_std, z_mean, z_std)
+
+
+class RunLog:
+    """Scalars to metrics.jsonl, TensorBoard and (when asked) wandb."""
+
+    def __init__(self, run_dir: Path, cfg: TrainConfig) -> None:
+        self.path = run_dir / "metrics.jsonl"
+        self.tb = self.wandb = None
+        if cfg.outputs.tensorboard:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+            except ImportError as exc:
+                raise MissingExtraError("TensorBoard logging needs tensorboard: pip install dexnet-core[log] "
+                                        "(or set outputs.tensorboard: false)") from exc
+            self.tb = SummaryWriter(str(run_dir / "tb"))
+        if cfg.training.wandb:
+            try:
+                import wandb
+            except ImportError as exc:
+                raise MissingExtraError("training.wandb needs wandb: pip install dexnet-core[log]") from exc
+            self.wandb = wandb.init(project="dexnet", name=cfg.name, config=cfg.to_dict(), resume="allow")
+
+    def log(self, step: int, scalars: dict[str, float]) -> None:
+        """Record ``scalars`` at ``step``."""
+        with self.path.open("a") as fh:
+            fh.write(json.dumps({"step": step, **scalars}) + "\n")
+        if self.tb is not None:
+            for key, value in scalars.items():
+                self.tb.add_scalar(key, value, step)
+        if self.wandb is not None:
+            self.wandb.log(scalars, step=step)
+
+    def close(self) -> None:
+        """Flush and close the writers."""
+        if self.tb is not None:
+            self.tb.close()
+        if self.wandb is not None:
+            self.wandb.finish()
+
+
+def _build_model(cfg: TrainConfig) -> torch.nn.Module:
+    torch.manual_seed(cfg.training.seed)  # weight initialisation
+    try:
+        return get_model(cfg.model, **cfg.model_kwargs)
+    except TypeError as exc:
+        raise ConfigError(f"model_kwargs {cfg.model_kwargs} do not fit model {cfg.model!r}: {exc}") from exc
+
+
+def _choose_split(cfg: TrainConfig, data: CachedDataset) -> Split:
+    t = cfg.training
+    kind = t.split
+    has_files = (data.root / "splits" / "image_wise" / "val_indices.npz").exists()
+    if kind == "auto" and not data.has(OBJECT_FIELD) and not has_files:
+        kind = "ordered" if t.ordered_split else "random"
+    objects = data[OBJECT_FIELD] if data.has(OBJECT_FIELD) else None
+    return make_split(data.num_datapoints, kind, seed=t.seed, val_fraction=t.val_fraction,
+                      object_labels=objects, dataset_root=data.root)
+
+
+def _make_optimizer(cfg: TrainConfig, model: torch.nn.Module) -> torch.optim.Optimizer:
+    o = cfg.optimizer
+    if o.name == "sgd":
+        return torch.optim.SGD(model.parameters(), lr=o.learning_rate, momentum=o.momentum,
+                               weight_decay=o.weight_decay)
+    return torch.optim.Adam(model.parameters(), lr=o.learning_rate, weight_decay=o.weight_decay)
+
+
+def train(cfg: TrainConfig, device: str = "auto", resume: bool = False) -> TrainResult:
+    """Train (or with ``resume`` continue) the run described by ``cfg``; returns where it ended."""
+    dev = resolve_device(device)
+    t, out = cfg.training, cfg.outputs
+    run_dir = cfg.run_dir
+    last_path = run_dir / "last.pt"
+    if resume and not last_path.exists():
+        logger.warning("--resume: %s not found, starting a new run", last_path)
+        resume = False
+    if not resume and last_path.exists():
+        raise DexnetError(f"{run_dir} already holds a run; pass --resume to continue it or change "
+                          "outputs.save_name")
+    settings = resolve_data_settings(cfg, read_dataset_yaml(t.dataset_path))
+    state: dict = {}
+    if resume:
+        gqm = load_checkpoint(last_path, device=dev)
+        state = load_training_state(last_path)
+        settings = DataSettings(**state["data_settings"])
+        model = gqm.model
+    else:
+        model = _build_model(cfg).to(dev)
+    uses_depth = bool(model.uses_depth)
+
+    fields = [DEPTH_FIELD, settings.label_field] + ([POSE_FIELD] if uses_depth else [])
+    data = open_dataset(t.dataset_path, fields, optional=[OBJECT_FIELD], cache_dir=t.cache_dir)
+    split = Split.from_state(state["split"]) if resume else _choose_split(cfg, data)
+    if split.num_datapoints != data.num_datapoints:
+        raise DatasetError(f"{t.dataset_path}: has {data.num_datapoints} datapoints but the run's split was "
+                           f"made for {split.num_datapoints}")
+    positive = positives(data, settings.label_field, settings.gt_threshold, settings.label_scale)
+    train_idx = subsample(split.train, t.max_datapoints, t.seed)
+    val_idx = subsample(split.val, t.val_max_datapoints, t.seed)
+    if not resume:
+        norm = compute_normalization(data, train_idx, settings, t.seed, uses_depth)
+        meta = {"dataset": str(Path(t.dataset_path).resolve()), "dataset_hash": dataset_fingerprint(data),
+                "num_datapoints": data.num_datapoints, "split": split.kind, "train_size": int(len(train_idx)),
+                "val_size": int(len(val_idx)), "positive_fraction": float(positive[train_idx].mean())}
+        gqm = GraspQualityModel(model=model, arch=cfg.model, arch_kwargs=dict(cfg.model_kwargs),
+                                gripper=settings.gripper, norm=norm, label_field=settings.label_field,
+                                threshold=settings.threshold, config=cfg.to_dict(), meta=meta)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        split.save(run_dir / "split.npz")
+        (run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    logger.info("training %s on %s: %d train / %d val datapoints (%s split, %.1f%% positive), device %s",
+                gqm.arch, t.dataset_path, len(train_idx), len(val_idx), split.kind,
+                100 * positive[train_idx].mean(), dev)
+
+    optimizer = _make_optimizer(cfg, model)
+    scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=cfg.optimizer.scheduler_gamma)
+    use_amp = t.amp and dev.type == "cuda"
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+    gen = torch.Generator(device=dev).manual_seed(t.seed)
+    step, epoch, batch_in_epoch, best_val = 0, 0, 0, math.inf
+    if resume:
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        scaler.load_state_dict(state["scaler"])
+        gen.set_state(state["aug_rng"].to(gen.get_state().device))
+        step, epoch, batch_in_epoch = int(state["step"]), int(state["epoch"]), int(state["batch_in_epoch"])
+        best_val = float(state["best_val_loss"])
+        logger.info("resuming %s at step %d (epoch %d, batch %d)", run_dir, step, epoch, batch_in_epoch)
+
+    train_loader = BatchLoader(data, positive, batch_size=t.batch_size, device=dev, with_z=uses_depth,
+                               num_workers=t.num_workers)
+    val_loader = BatchLoader(data, positive, batch_size=EVAL_BATCH, device=dev, with_z=uses_depth,
+                             num_workers=t.num_workers)
+    if train_loader.num_batches(train_idx, drop_last=True) == 0:
+        raise ConfigError(f"training.batch_size ({t.batch_size}) exceeds the training set ({len(train_idx)})")
+    total_steps = t.num_epochs * train_loader.num_batches(
+        epoch_order(train_idx, positive, t.seed, 0, t.pos_weight), drop_last=True)
+    if t.max_steps is not None:
+        total_steps = min(total_steps, t.max_steps)
+
+    def save(path: Path) -> None:
+        save_checkpoint(path, gqm, optimizer=optimizer.state_dict(), scheduler=scheduler.state_dict(),
+                        scaler=scaler.state_dict(), aug_rng=gen.get_state().cpu(), step=step, epoch=epoch,
+                        batch_in_epoch=batch_in_epoch, best_val_loss=best_val, split=split.to_state(),
+                        data_settings=asdict(settings))
+
+    def validate() -> dict:
+        nonlocal best_val
+        scores, labels = predict(gqm, val_loader, val_idx)
+        report = summarize(labels, scores)
+        runlog.log(step, {f"val/{k}": float(report[k]) for k in
+                          ("loss", "accuracy", "precision", "recall", "average_precision", "roc_auc")})
+        logger.info("step %d epoch %d: val loss %.4f acc %.4f prec %.4f rec %.4f AP %.4f", step, epoch,
+                    report["loss"], report["accuracy"], report["precision"], report["recall"],
+                    report["average_precision"])
+        if report["loss"] < best_val:
+            best_val = report["loss"]
+            save(run_dir / "best.pt")
+        return report
+
+    from tqdm import tqdm
+
+    runlog = RunLog(run_dir, cfg)
+    bar = tqdm(total=total_steps, initial=min(step, total_steps), desc=f"train {cfg.name}", unit="step",
+               disable=None)
+    val_report, val_step, saved_step = {}, -1, -1
+    running, count, tick = 0.0, 0, time.perf_counter()
+    done = t.max_steps is not None and step >= t.max_steps
+    try:
+        model.train()
+        while epoch < t.num_epochs and not done:
+            order = epoch_order(train_idx, positive, t.seed, epoch, t.pos_weight)
+            for batch in train_loader.iterate(order, start_batch=batch_in_epoch, drop_last=True):
+                im = augment_batch(batch.im, cfg.augmentation, gen)
+                z = gqm.normalize_z(batch.z) if uses_depth else None
+                with torch.autocast(device_type=dev.type, dtype=torch.float16, enabled=use_amp):
+                    logits = model.logits(gqm.normalize_depth(im), z)
+                loss = F.binary_cross_entropy_with_logits(logits.float(), batch.label)
+                optimizer.zero_grad(set_to_none=True)
+                scaler.scale(loss).backward()
+                if cfg.optimizer.grad_clip > 0:
+                    scaler.unscale_(optimizer)
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.optimizer.grad_clip)
+                scaler.step(optimizer)
+                scaler.update()
+                step, batch_in_epoch = step + 1, batch_in_epoch + 1
+                running, count = running + loss.item(), count + 1
+                bar.update(1)
+                if step % out.training_print_every == 0:
+                    rate = count * t.batch_size / (time.perf_counter() - tick)
+                    lr = optimizer.param_groups[0]["lr"]
+                    runlog.log(step, {"train/loss": running / count, "train/lr": lr,
+                                      "train/samples_per_s": rate})
+                    bar.set_postfix(loss=f"{running / count:.4f}")
+                    running, count, tick = 0.0, 0, time.perf_counter()
+                if t.eval_every_steps and step % t.eval_every_steps == 0:
+                    val_report, val_step = validate(), step
+                if step % t.checkpoint_every_steps == 0:
+                    save(last_path)
+                    saved_step = step
+                if t.max_steps is not None and step >= t.max_steps:
+                    done = True
+                    break
+            if done:
+                break
+            scheduler.step()
+            epoch, batch_in_epoch = epoch + 1, 0
+            if epoch % out.val_print_every == 0 and val_step != step:
+                val_report, val_step = validate(), step
+            if out.save_every_x_epoch and epoch % out.save_every_x_epoch == 0:
+                save(run_dir / f"epoch_{epoch:03d}.pt")
+            save(last_path)
+            saved_step = step
+        if val_step != step:
+            val_report = validate()
+        if saved_step != step:
+            save(last_path)
+    finally:
+        bar.close()
+        runlog.close()
+    result = TrainResult(run_dir, step, epoch, best_val, val_report)
+    (run_dir / "summary.json").write_text(json.dumps(
+        {"step": step, "epoch": epoch, "best_val_loss": best_val, "val": val_report}, indent=2))
+    return result

@@ -1,0 +1,90 @@
+"""Binary classification metrics as plain numpy functions (labels in {0, 1}, scores in [0, 1]).
+
+Conventions: precision of an empty prediction set is 1 (nothing predicted, nothing wrong), recall with no
+positives is 1; average precision is the step-wise area sum_k (R_k - R_{k-1}) P_k over score thresholds
+(no interpolation); ROC AUC is the probability that a random positive outscores a random negative (ties
+count one half).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _check(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    y = np.asarray(labels).reshape(-1).astype(bool)
+    s = np.asarray(scores, dtype=np.float64).reshape(-1)
+    if y.shape != s.shape:
+        raise ValueError(f"labels and scores differ in length: {y.shape[0]} vs {s.shape[0]}")
+    return y, s
+
+
+def confusion(labels: np.ndarray, scores: np.ndarray, threshold: float = 0.5) -> dict[str, int]:
+    """Counts tp, fp, tn, fn of predictions ``scores >= threshold``."""
+    y, s = _check(labels, scores)
+    pred = s >= threshold
+    return {"tp": int(np.sum(pred & y)), "fp": int(np.sum(pred & ~y)),
+            "tn": int(np.sum(~pred & ~y)), "fn": int(np.sum(~pred & y))}
+
+
+def classification_report(labels: np.ndarray, scores: np.ndarray, threshold: float = 0.5) -> dict[str, float]:
+    """Accuracy, precision, recall, F1 at ``threshold`` plus the confusion counts."""
+    c = confusion(labels, scores, threshold)
+    n = sum(c.values())
+    precision = c["tp"] / (c["tp"] + c["fp"]) if c["tp"] + c["fp"] else 1.0
+    recall = c["tp"] / (c["tp"] + c["fn"]) if c["tp"] + c["fn"] else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"accuracy": (c["tp"] + c["tn"]) / n if n else float("nan"), "precision": precision,
+            "recall": recall, "f1": f1, **c}
+
+
+def precision_recall_curve(labels: np.ndarray,
+                           scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Precision and recall of ``scores >= t`` for every distinct score t, highest t first.
+
+    Returns (precision, recall, thresholds), each (k,) float64 for the k distinct scores.
+    """
+    y, s = _check(labels, scores)
+    order = np.argsort(-s, kind="stable")
+    s, y = s[order], y[order]
+    last = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1] if len(s) else np.zeros(0, int)
+    tp = np.cumsum(y)[last]
+    fp = (last + 1) - tp
+    npos = y.sum()
+    precision = tp / np.maximum(tp + fp, 1)
+    recall = tp / npos if npos else np.ones_like(tp, dtype=np.float64)
+    return precision.astype(np.float64), recall.astype(np.float64), s[last]
+
+
+def average_precision(labels: np.ndarray, scores: np.ndarray) -> float:
+    """Area under the step-wise precision-recall curve; NaN when there are no positives."""
+    y, _ = _check(labels, scores)
+    if not y.any():
+        return float("nan")
+    precision, recall, _ = precision_recall_curve(labels, scores)
+    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+
+
+def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
+    """Area under the ROC curve (Mann-Whitney U / (P N)); NaN when one class is absent."""
+    y, s = _check(labels, scores)
+    npos, nneg = int(y.sum()), int((~y).sum())
+    if npos == 0 or nneg == 0:
+        return float("nan")
+    order = np.argsort(s, kind="stable")
+    ranks = np.empty(len(s), dtype=np.float64)
+    sorted_s = s[order]
+    # average ranks of ties (1-based)
+    starts = np.r_[0, np.flatnonzero(np.diff(sorted_s)) + 1]
+    ends = np.r_[starts[1:], len(s)]
+    avg = (starts + ends + 1) / 2.0
+    ranks[order] = np.repeat(avg, ends - starts)
+    u = ranks[y].sum() - npos * (npos + 1) / 2.0
+    return float(u / (npos * nneg))
+
+
+def bce_loss(labels: np.ndarray, scores: np.ndarray, eps: float = 1e-7) -> float:
+    """Mean binary cross-entropy of probabilities ``scores`` (clipped to [eps, 1 - eps])."""
+    y, s = _check(labels, scores)
+    s = np.clip(s, eps, 1 - eps)
+    return float(-np.mean(np.where(y, np.log(s), np.log1p(-s)))) if len(s) else float("nan")

@@ -1,0 +1,81 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from dexnet_core.data.splits import Split
+from dexnet_core.errors import ConfigError, DexnetError
+from dexnet_core.models.checkpoint import load_checkpoint, load_training_state
+from dexnet_core.train import loop as loop_mod
+from dexnet_core.train.config import config_from_dict
+from dexnet_core.train.loop import train
+
+
+def test_loss_falls_and_run_is_self_describing(config_dict, dataset):
+    cfg = config_from_dict(config_dict, ["training.pos_weight=1.5"])
+    result = train(cfg, device="cpu")
+    run = result.run_dir
+    state = load_training_state(run / "last.pt")
+    split = Split.from_state(state["split"])
+    labels = np.concatenate([np.load(p)["arr_0"] for p in sorted((dataset / "tensors").glob("robust_*"))])
+    num_pos = int((labels[split.train] > 0.002).sum())
+    assert result.step == 2 * ((len(split.train) + round(0.5 * num_pos)) // 32)  # positives oversampled 1.5x
+    logged = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    train_losses = [r["train/loss"] for r in logged if "train/loss" in r]
+    assert train_losses[-1] < 0.5 * train_losses[0]
+    assert result.val["accuracy"] > 0.9 and result.val["loss"] < 0.3
+    gqm = load_checkpoint(run / "best.pt")
+    assert gqm.arch == "gqcnn_small" and gqm.arch_kwargs == {"channels": 8, "fc_size": 32}
+    assert gqm.gripper == "parallel_jaw" and gqm.threshold == pytest.approx(0.002)
+    assert gqm.norm.im_mean == pytest.approx(0.7000409878366362)  # dexnet2 reference constants
+    assert split.kind == "object" and len(split.val) == 200
+    np.testing.assert_array_equal(split.val, Split.load(run / "split.npz").val)
+    with pytest.raises(DexnetError, match="--resume"):
+        train(cfg, device="cpu")
+
+
+def test_resume_after_kill_continues_same_steps(config_dict, monkeypatch):
+    config_dict["training"].update(max_steps=30, num_epochs=5)
+    reference = train(config_from_dict(config_dict, ["outputs.save_name=straight"]), device="cpu")
+    straight = load_checkpoint(reference.run_dir / "last.pt").model.state_dict()
+
+    cfg = config_from_dict(config_dict, ["outputs.save_name=killed"])
+    real, calls = loop_mod.augment_batch, []
+
+    def dying(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 17:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(loop_mod, "augment_batch", dying)
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, device="cpu")
+    assert load_training_state(cfg.run_dir / "last.pt")["step"] == 10
+    monkeypatch.setattr(loop_mod, "augment_batch", real)
+    resumed = train(cfg, device="cpu", resume=True)
+    assert resumed.step == 30
+    for key, value in load_checkpoint(cfg.run_dir / "last.pt").model.state_dict().items():
+        torch.testing.assert_close(value, straight[key], rtol=0, atol=0)
+
+
+def test_computed_normalisation_and_depth_input(config_dict):
+    config_dict["dataset"] = "custom"
+    config_dict["training"].update(gripper="parallel_jaw", label_field="robust_ferrari_canny",
+                                   GT_threshold=0.002, max_steps=3)
+    config_dict["model_kwargs"]["uses_depth"] = True
+    result = train(config_from_dict(config_dict), device="cpu")
+    gqm = load_checkpoint(result.run_dir / "last.pt")
+    assert gqm.uses_depth and 0.68 < gqm.norm.z_mean < 0.69 and 0.0 < gqm.norm.z_std < 0.01
+    assert 0.69 < gqm.norm.im_mean < 0.7 and 0.005 < gqm.norm.im_std < 0.02
+
+
+def test_config_errors_before_work(config_dict):
+    config_dict["training"]["batch_size"] = 5000
+    with pytest.raises(ConfigError, match="training.batch_size"):
+        train(config_from_dict(config_dict), device="cpu")
+    config_dict["training"]["batch_size"] = 32
+    config_dict["model_kwargs"] = {"width": 3}
+    with pytest.raises(ConfigError, match="model_kwargs"):
+        train(config_from_dict(config_dict), device="cpu")
