@@ -99,3 +99,13 @@ def test_overrides(tmp_path):
         load_config(path, ["training.batch_size"])
     with pytest.raises(ConfigError, match="not found"):
         load_config(tmp_path / "missing.yaml")
+
+
+def test_shipped_example_configs_load():
+    from pathlib import Path
+
+    configs = sorted((Path(__file__).resolve().parents[3] / "config" / "train").glob("*.yaml"))
+    assert {p.stem for p in configs} >= {"dexnet2", "dexnet3", "dexnet2_pj_small", "dexnet3_suction_small"}
+    for path in configs:
+        cfg = load_config(path)
+        assert cfg.run_dir.name == cfg.name
