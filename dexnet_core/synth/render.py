@@ -115,3 +115,21 @@ def render_window(caster: Raycaster, intrinsics: CameraIntrinsics, camera_pose: 
     depth = (dist * rays.reshape(-1, 3)[:, 2]).astype(np.float32)
     depth[geom < 0] = np.nan
     return depth.reshape(h, w), geom.reshape(h, w)
+
+
+def look_at_pose(target: np.ndarray, distance: float, tilt: float, azimuth: float, roll: float) -> np.ndarray:
+    """(4, 4) world <- camera optical frame of a camera ``distance`` m from ``target`` looking at it.
+
+    The camera sits at polar angle ``tilt`` from world +z (0 = straight above) and ``azimuth`` about z;
+    ``roll`` turns the image about the optical axis. World z is up.
+    """
+    target = np.asarray(target, dtype=np.float64)
+    offset = np.array([np.sin(tilt) * np.cos(azimuth), np.sin(tilt) * np.sin(azimuth), np.cos(tilt)])
+    z = -offset
+    ref = np.array([np.cos(azimuth + roll), np.sin(azimuth + roll), 0.0])
+    x = ref - (ref @ z) * z
+    x /= np.linalg.norm(x)
+    pose = np.eye(4)
+    pose[:3, :3] = np.stack([x, np.cross(z, x), z], axis=1)
+    pose[:3, 3] = target + distance * offset
+    return pose

@@ -1,0 +1,167 @@
+"""Write a synthetic dataset to disk: atomic shards, resumable multi-process runs, dataset.yaml.
+
+A shard is complete when every field file ``tensors/<field>_NNNNN.npz`` exists; each file is written to a
+hidden temporary name and renamed, so a killed run leaves only whole files. Shard content depends only on
+(config, objects, shard index), so re-running the same command regenerates exactly the missing shards and
+ends with the same dataset as an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing as mp
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from dexnet_core.errors import DatasetError
+from dexnet_core.synth.generate import SynthConfig, generate_shard
+from dexnet_core.synth.meshes import ObjectMesh
+
+logger = logging.getLogger(__name__)
+
+GENERATOR_VERSION = "0.1.0"
+FIELDS = ("depth_ims_tf_table", "hand_poses", "object_labels", "pose_labels", "image_labels")
+LABEL_THRESHOLD = 0.5  # a grasp is positive when its success probability exceeds one half
+
+
+def field_names(cfg: SynthConfig) -> tuple[str, ...]:
+    return (*FIELDS, cfg.label_field)
+
+
+def shard_path(root: Path, field: str, index: int) -> Path:
+    return root / "tensors" / f"{field}_{index:05d}.npz"
+
+
+def shard_done(root: Path, cfg: SynthConfig, index: int) -> bool:
+    return all(shard_path(root, f, index).exists() for f in field_names(cfg))
+
+
+def write_shard(root: Path, index: int, data: dict[str, np.ndarray]) -> None:
+    """Write every field of one shard atomically (temporary file, then rename)."""
+    for field, arr in data.items():
+        final = shard_path(root, field, index)
+        tmp = final.parent / f".{final.stem}.{os.getpid()}.tmp"
+        with open(tmp, "wb") as f:
+            np.savez(f, arr)
+        os.replace(tmp, final)
+
+
+_WORKER: dict = {}
+
+
+def _init_worker(cfg: SynthConfig, objects: list[ObjectMesh], root: Path) -> None:
+    _WORKER.update(cfg=cfg, objects=objects, root=root)
+
+
+def _run_shard(index: int) -> tuple[int, int]:
+    cfg, root = _WORKER["cfg"], _WORKER["root"]
+    data = generate_shard(cfg, _WORKER["objects"], index)
+    write_shard(root, index, data)
+    return index, len(data[cfg.label_field])
+
+
+def _check_existing(root: Path, cfg: SynthConfig, meta: dict) -> None:
+    import yaml
+
+    path = root / "dataset.yaml"
+    if not path.exists():
+        return
+    old = yaml.safe_load(path.read_text()) or {}
+    new = yaml.safe_load(yaml.safe_dump(meta))  # tuples become lists, as in the file
+    for key in ("seed", "gripper", "parameters", "meshes"):
+        if key in old and old[key] != new[key]:
+            raise DatasetError(f"{root} holds a dataset made with a different {key!r}; use another folder "
+                               "or the same arguments to resume it")
+
+
+def _write_yaml(root: Path, meta: dict) -> None:
+    import yaml
+
+    tmp = root / ".dataset.yaml.tmp"
+    tmp.write_text(yaml.safe_dump(meta, sort_keys=False, default_flow_style=None, width=110))
+    os.replace(tmp, root / "dataset.yaml")
+
+
+def dataset_statistics(root: Path, cfg: SynthConfig, threshold: float) -> dict:
+    """Depth-pixel and gripper-depth mean/std and label statistics over all shards of a dataset."""
+    s = s2 = n = 0.0
+    zs, labels = [], []
+    for i in range(cfg.num_shards):
+        with np.load(shard_path(root, "depth_ims_tf_table", i)) as z:
+            im = z["arr_0"].astype(np.float64)
+        s, s2, n = s + im.sum(), s2 + (im ** 2).sum(), n + im.size
+        with np.load(shard_path(root, "hand_poses", i)) as z:
+            zs.append(z["arr_0"][:, 2])
+        with np.load(shard_path(root, cfg.label_field, i)) as z:
+            labels.append(z["arr_0"])
+    mean = s / n
+    z = np.concatenate(zs).astype(np.float64)
+    q = np.concatenate(labels).astype(np.float64)
+    return {
+        "im_mean": float(mean), "im_std": float(np.sqrt(max(s2 / n - mean ** 2, 0.0))),
+        "pose_mean": float(z.mean()), "pose_std": float(z.std()),
+        "label_stats": {"positive_fraction": float((q > threshold).mean()),
+                        "zero_fraction": float((q == 0).mean()), "mean": float(q.mean()),
+                        "quantiles": {str(p): float(np.quantile(q, p)) for p in (0.25, 0.5, 0.75, 0.9)}},
+    }
+
+
+def synthesize(root: str | Path, cfg: SynthConfig, objects: list[ObjectMesh], workers: int = 1,
+               mesh_info: dict | None = None, progress: bool = True) -> dict:
+    """Generate (or finish) the dataset in ``root``; returns the dataset.yaml content.
+
+    objects: the meshes to draw from (their ids go into dataset.yaml); workers: processes.
+    """
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    root = Path(root)
+    (root / "tensors").mkdir(parents=True, exist_ok=True)
+    for tmp in (root / "tensors").glob(".*.tmp"):
+        tmp.unlink()
+    meta = {
+        "generator_version": GENERATOR_VERSION,
+        "gripper": cfg.gripper,
+        "label_field": cfg.label_field,
+        "label_threshold": LABEL_THRESHOLD,
+        "num_datapoints": cfg.num_datapoints,
+        "seed": cfg.seed,
+        "meshes": {**(mesh_info or {}), "count": len(objects),
+                   "object_ids": sorted(int(o.object_id) for o in objects)},
+        "parameters": cfg.to_dict(),
+    }
+    _check_existing(root, cfg, meta)
+    _write_yaml(root, meta)
+    todo = [i for i in range(cfg.num_shards) if not shard_done(root, cfg, i)]
+    logger.info("%s: %d of %d shards to generate with %d worker(s)", root, len(todo), cfg.num_shards, workers)
+    start = time.perf_counter()
+    made = 0
+    if todo:
+        from tqdm import tqdm
+
+        bar = tqdm(total=sum(cfg.shard_length(i) for i in todo), unit="dp", unit_scale=True,
+                   desc=f"synth {cfg.gripper}", disable=not progress, smoothing=0.05)
+        if workers == 1:
+            _init_worker(cfg, objects, root)
+            results = map(_run_shard, todo)
+            pool = None
+        else:
+            pool = mp.get_context("fork").Pool(workers, _init_worker, (cfg, objects, root))
+            results = pool.imap_unordered(_run_shard, todo)
+        try:
+            for _, count in results:
+                made += count
+                bar.update(count)
+        finally:
+            bar.close()
+            if pool is not None:
+                pool.terminate()
+                pool.join()
+    elapsed = time.perf_counter() - start
+    if made:
+        logger.info("generated %d datapoints in %.1f s (%.0f datapoints/s)", made, elapsed, made / elapsed)
+    meta.update(dataset_statistics(root, cfg, LABEL_THRESHOLD))
+    _write_yaml(root, meta)
+    return meta

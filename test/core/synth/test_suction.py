@@ -1,0 +1,43 @@
+import numpy as np
+import pytest
+
+from dexnet_core.synth.render import Raycaster
+from dexnet_core.synth.suction import SuctionCup, SuctionNoise, robust_suction_quality, seal, wrench_resisted
+
+trimesh = pytest.importorskip("trimesh")
+
+
+@pytest.fixture
+def box():
+    b = trimesh.creation.box([0.10, 0.08, 0.05])
+    b.apply_translation([0, 0, 0.025])
+    return b
+
+
+def test_flat_top_seals_and_sharp_edge_does_not(box):
+    caster = Raycaster([box])
+    s2 = np.sqrt(0.5)
+    contacts = np.array([[0, 0, 0.05], [0.05, 0, 0.05], [0.0, 0.04, 0.05], [0.2, 0, 0.05]])
+    approach = np.array([[0, 0, -1.0], [-s2, 0, -s2], [0, -s2, -s2], [0, 0, -1.0]])
+    sealed, q = seal(caster, contacts, approach, SuctionCup())
+    assert sealed.tolist() == [True, False, False, False]
+    assert np.allclose(q[0], [0, 0, 0.05], atol=1e-6) and np.isnan(q[3]).all()
+
+
+def test_wrench_resistance_against_gravity():
+    cup = SuctionCup(cup_radius=0.01, vacuum_force=10.0)
+    down = np.array([[0, 0, -1.0]] * 3)
+    contacts = np.array([[0, 0, 0.05], [0.04, 0, 0.05], [0, 0, 0.05]])
+    mass = np.array([0.1, 0.1, 2.0])  # 2 kg is more than a 10 N vacuum holds
+    held = wrench_resisted(contacts, down, np.array([0, 0, 0.025]), mass, np.full(3, 0.5), cup)
+    assert held.tolist() == [True, True, False]
+    far = wrench_resisted(np.array([[0.2, 0, 0.05]]), down[:1], np.array([0, 0, 0.025]), np.array([0.1]),
+                          np.array([0.5]), cup)
+    assert not far[0]  # 20 cm lever arm: bending moment beyond r N / 2
+
+
+def test_robust_quality(box):
+    q = robust_suction_quality(Raycaster([box]), np.array([[0, 0, 0.05], [0.05, 0.04, 0.05]]),
+                               np.array([[0, 0, -1.0], [-0.5, -0.5, -np.sqrt(0.5)]]), box.center_mass, 0.1,
+                               SuctionCup(), SuctionNoise(samples=20), np.random.default_rng(0))
+    assert q[0] > 0.95 and q[1] == 0.0
