@@ -84,7 +84,8 @@ class HighResFCGQCNN(BaseFCGQCNN):
         out = x.new_zeros(b, 1, h - 31, w - 31)
         for dy in (0, 1):
             for dx in (0, 1):
-                out[:, :, dy::2, dx::2] = self.pooled_part(feats[:, :, dy:, dx:])
+                if out[:, :, dy::2, dx::2].numel():  # a 32-pixel-wide image has no shifted crop
+                    out[:, :, dy::2, dx::2] = self.pooled_part(feats[:, :, dy:, dx:])
         return out
 
 

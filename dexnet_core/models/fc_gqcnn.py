@@ -1,0 +1,221 @@
+"""Fully convolutional GQ-CNN: the quality of the 32x32 crop at every ``stride``-th position of an image.
+
+``to_fully_convolutional(model)`` wraps a conv+fc GQ-CNN (gqcnn.GQCNN; EfficientNet has no such form).
+``FCGQCNN.forward(im, z, stride)`` maps (B, 1, H, W) normalised depth to (B, Ho, Wo) probabilities with
+Ho = (H - 32) // stride + 1; cell (i, j) is the GQ-CNN on ``im[:, :, i*s:i*s+32, j*s:j*s+32]``, centred at
+pixel (row, col) = (i*s + 16, j*s + 16).
+
+How it is computed:
+
+- The trunk runs once over the whole image "a trous": pools whose stride the requested stride can absorb
+  keep stride 2, later pools run at stride 1 and every layer after them is dilated, so the map is dense at
+  the requested stride (stride 1 on DexNetBase = the pooled map at all four pixel phases, in one pass).
+- ``fc`` becomes a (fc_size, C, h, w) kernel at that dilation, split into its dilation phases. Large
+  kernels (DexNetBase: 16x16) go through an overlap-save FFT convolution (one complex (fc_size x C) matmul
+  per frequency and tile batch: ~60x fewer multiply-adds than the direct convolution), small ones through
+  the direct convolution. ``fc2`` / ``fc3`` are matmuls over all positions, done tile by tile.
+- Exactness: a 'valid'-padded trunk (gqcnn_small default) is translation-equivariant, so this equals the
+  crop loop exactly. A 'same'-padded trunk (dexnet_base, gqcnn_dexnet2) pads each crop with zeros where the
+  whole-image pass sees the neighbouring pixels; for those ``exact=True`` evaluates the crops themselves
+  (batched, exact, crop-rate speed) and ``exact=False`` gives the fast whole-image map, which is what the
+  reference FC-GQ-CNN computes (differences to the crops are confined to features near the crop border).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from dexnet_core.models.gqcnn import GQCNN
+
+CROP = 32
+FFT_MIN_KERNEL_AREA = 64  # fc kernels with at least this many taps use the FFT path
+CROP_BATCH = 1024  # crops per batch in the exact crop path
+POSITIONS_PER_CHUNK = 16384  # trunk positions per chunk in the direct head
+
+
+def heatmap_cell_centers(ho: int, wo: int, stride: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel rows (Ho,) and columns (Wo,) of the crop centres of heatmap cells: i * stride + 16."""
+    if stride < 1:
+        raise ValueError(f"stride must be >= 1, got {stride}")
+    return np.arange(ho) * stride + CROP // 2, np.arange(wo) * stride + CROP // 2
+
+
+def heatmap_shape(h: int, w: int, stride: int) -> tuple[int, int]:
+    """(Ho, Wo) of the heatmap of an (H, W) image at ``stride``."""
+    return (h - CROP) // stride + 1, (w - CROP) // stride + 1
+
+
+class FCGQCNN(nn.Module):
+    """Fully convolutional form of a ``GQCNN`` (shares its parameters; see the module docstring)."""
+
+    def __init__(self, model: GQCNN, exact: bool = True, fft_size: int | None = None) -> None:
+        super().__init__()
+        self.model = model
+        self.uses_depth = model.uses_depth
+        if model.padding == "valid":
+            self.mode = "valid"
+        else:
+            self.mode = "crops" if exact else "context"
+        c, h, w = model.feature_shape
+        self.kernel_hw = (h, w)
+        self.use_fft = h * w >= FFT_MIN_KERNEL_AREA
+        self.fft_size = fft_size or max(32, 16 * math.ceil(3 * max(h, w) / 16))
+        if self.fft_size <= max(h, w):
+            raise ValueError(f"fft_size must exceed the fc kernel size {max(h, w)}, got {self.fft_size}")
+        self._kernel_fft: torch.Tensor | None = None
+        self._kernel_fft_key: tuple | None = None
+
+    def fc_kernel(self) -> torch.Tensor:
+        """``fc.weight`` (fc_size, C*h*w) as a conv kernel (fc_size, C, h, w)."""
+        return self.model.fc.weight.reshape(-1, *self.model.feature_shape)
+
+    def forward(self, im: torch.Tensor, z: torch.Tensor | None = None, stride: int = 1) -> torch.Tensor:
+        """``im`` (B, 1, H, W) normalised depth, ``z`` (B,) normalised gripper depth -> (B, Ho, Wo)."""
+        if im.ndim != 4 or im.shape[1] != 1 or im.shape[2] < CROP or im.shape[3] < CROP:
+            raise ValueError(f"im must be (B, 1, H, W) with H, W >= {CROP}, got {tuple(im.shape)}")
+        if int(stride) != stride or stride < 1:
+            raise ValueError(f"stride must be a positive integer, got {stride}")
+        stride = int(stride)
+        z_bias = self.model.z_bias(z)
+        if self.mode == "crops":
+            return torch.sigmoid(self._crop_logits(im, z, stride))
+        step = math.gcd(stride, self.model.pool_factor)
+        trunk, dilation = self._trunk(im, step)
+        logits = self._head(trunk, dilation, z_bias)
+        return torch.sigmoid(logits[:, :: stride // step, :: stride // step])
+
+    # -- exact crop evaluation ('same' padding) --------------------------------------------------------
+
+    def _crop_logits(self, im: torch.Tensor, z: torch.Tensor | None, stride: int) -> torch.Tensor:
+        b = im.shape[0]
+        ho, wo = heatmap_shape(im.shape[2], im.shape[3], stride)
+        crops = im.unfold(2, CROP, stride).unfold(3, CROP, stride)  # (B, 1, Ho, Wo, 32, 32) view
+        crops = crops.permute(0, 2, 3, 1, 4, 5).reshape(b * ho * wo, 1, CROP, CROP)
+        z_all = None if z is None else z.reshape(b, 1).expand(b, ho * wo).reshape(-1)
+        out = im.new_empty(b * ho * wo)
+        for start in range(0, out.shape[0], CROP_BATCH):
+            zc = None if z_all is None else z_all[start:start + CROP_BATCH]
+            out[start:start + CROP_BATCH] = self.model.logits(crops[start:start + CROP_BATCH], zc)
+        return out.reshape(b, ho, wo)
+
+    # -- whole-image trunk ---------------------------------------------------------------------------
+
+    def _trunk(self, im: torch.Tensor, step: int) -> tuple[torch.Tensor, int]:
+        """Trunk map at output stride ``step`` (a divisor of the pool factor) and the head's dilation."""
+        x, scale, dilation = im, 1, 1
+        for op in self.model.trunk_ops:
+            if op.kind == "conv":
+                conv = op.module
+                pad = dilation * (conv.kernel_size[0] // 2) if self.model.padding == "same" else 0
+                x = F.conv2d(x, conv.weight, conv.bias, padding=pad, dilation=dilation)
+            elif op.kind == "relu":
+                x = F.relu(x)
+            elif op.kind == "lrn":
+                x = op.module(x)
+            elif scale < step:  # a pool the output stride absorbs
+                x = F.max_pool2d(x, 2)
+                scale *= 2
+            else:  # stride-1 pool; everything after it sees a twice-dilated grid
+                x = F.max_pool2d(x, 2, stride=1, dilation=dilation)
+                dilation *= 2
+        return x, dilation
+
+    # -- head: fc as a (dilated) convolution, then fc2 / fc3 per position ---------------------------
+
+    def _positions_to_logits(self, h: torch.Tensor, z_bias: torch.Tensor | None) -> torch.Tensor:
+        """fc pre-activations (B, P, fc_size) (bias included) -> (B, P) logits."""
+        m = self.model
+        h = F.linear(F.relu(h), m.fc2.weight, m.fc2.bias)
+        if z_bias is not None:
+            h = h + z_bias[:, None, :]
+        return m.logit_from_scores(F.linear(F.relu(h), m.fc3.weight, m.fc3.bias).movedim(-1, 1))
+
+    def _head(self, trunk: torch.Tensor, dilation: int, z_bias: torch.Tensor | None) -> torch.Tensor:
+        kh, kw = self.kernel_hw
+        b, _, ht, wt = trunk.shape
+        out = trunk.new_empty(b, ht - dilation * (kh - 1), wt - dilation * (kw - 1))
+        phases = [(py, px) for py in range(dilation) for px in range(dilation)]
+        if self.use_fft:
+            maps = [trunk[:, :, py::dilation, px::dilation] for py, px in phases]
+            for (py, px), logits in zip(phases, self._fft_conv_logits(maps, z_bias)):
+                out[:, py::dilation, px::dilation] = logits
+        else:
+            self._direct_logits(trunk, dilation, z_bias, out)
+        return out
+
+    def _direct_logits(self, trunk: torch.Tensor, dilation: int, z_bias: torch.Tensor | None,
+                       out: torch.Tensor) -> None:
+        kh = self.kernel_hw[0]
+        kernel, bias = self.fc_kernel(), self.model.fc.bias
+        rows = max(1, POSITIONS_PER_CHUNK // out.shape[2])
+        for r0 in range(0, out.shape[1], rows):
+            r1 = min(out.shape[1], r0 + rows)
+            band = trunk[:, :, r0:r1 + dilation * (kh - 1)]
+            h = F.conv2d(band, kernel, bias, dilation=dilation)  # (B, fc_size, r, Wo)
+            logits = self._positions_to_logits(h.flatten(2).transpose(1, 2), z_bias)
+            out[:, r0:r1] = logits.reshape(out.shape[0], r1 - r0, out.shape[2])
+
+    def _fft_kernel(self, device: torch.device) -> torch.Tensor:
+        """conj(rfft2(fc kernel)) laid out (freq, fc_size, C) for correlation by matmul; cached."""
+        weight = self.model.fc.weight
+        key = (weight.data_ptr(), weight._version, device, self.fft_size)
+        if self._kernel_fft_key != key:
+            n = self.fft_size
+            spec = torch.fft.rfft2(self.fc_kernel().detach().to(device), s=(n, n)).conj()
+            self._kernel_fft = spec.flatten(2).permute(2, 0, 1).contiguous()  # (n*(n//2+1), F, C)
+            self._kernel_fft_key = key
+        return self._kernel_fft
+
+    def _fft_conv_logits(self, maps: list[torch.Tensor], z_bias: torch.Tensor | None,
+                         tiles_per_chunk: int = 64) -> list[torch.Tensor]:
+        """Overlap-save FFT correlation of each (B, C, Hp, Wp) map with the fc kernel, then fc2/fc3.
+
+        Returns one (B, Hp - kh + 1, Wp - kw + 1) logit map per input map.
+        """
+        n, (kh, kw) = self.fft_size, self.kernel_hw
+        th, tw = n - kh + 1, n - kw + 1  # valid outputs per tile
+        kernel = self._fft_kernel(maps[0].device)
+        bias = self.model.fc.bias
+        # cut every map into n x n tiles with stride (th, tw); remember where each tile's outputs go
+        tiles, where = [], []
+        outs = []
+        for idx, m in enumerate(maps):
+            b, c, hp, wp = m.shape
+            ho, wo = hp - kh + 1, wp - kw + 1
+            nty, ntx = max(0, math.ceil(ho / th)), max(0, math.ceil(wo / tw))
+            outs.append(m.new_empty(b, nty * th, ntx * tw))
+            if nty * ntx == 0:  # a phase too small to hold a crop
+                continue
+            padded = F.pad(m, (0, ntx * tw + kw - 1 - wp, 0, nty * th + kh - 1 - hp))
+            t = padded.unfold(2, n, th).unfold(3, n, tw)  # (B, C, nty, ntx, n, n)
+            tiles.append(t.permute(0, 2, 3, 1, 4, 5).reshape(b * nty * ntx, c, n, n))
+            where += [(idx, bi, ty, tx) for bi in range(b) for ty in range(nty) for tx in range(ntx)]
+        if not tiles:
+            return outs
+        all_tiles = torch.cat(tiles)
+        batch_of = torch.tensor([w[1] for w in where])
+        for start in range(0, all_tiles.shape[0], tiles_per_chunk):
+            chunk = all_tiles[start:start + tiles_per_chunk]
+            spec = torch.fft.rfft2(chunk).flatten(2).permute(2, 1, 0)  # (freq, C, T)
+            prod = torch.matmul(kernel, spec)  # (freq, F, T)
+            h = torch.fft.irfft2(prod.permute(2, 1, 0).reshape(chunk.shape[0], -1, n, n // 2 + 1), s=(n, n))
+            h = h[:, :, :th, :tw] + bias[None, :, None, None]  # (T, F, th, tw)
+            zb = None if z_bias is None else z_bias[batch_of[start:start + chunk.shape[0]]]
+            logits = self._positions_to_logits(h.flatten(2).transpose(1, 2), zb)
+            for k, (idx, bi, ty, tx) in enumerate(where[start:start + chunk.shape[0]]):
+                outs[idx][bi, ty * th:(ty + 1) * th, tx * tw:(tx + 1) * tw] = logits[k].reshape(th, tw)
+        return [o[:, : max(0, m.shape[2] - kh + 1), : max(0, m.shape[3] - kw + 1)]
+                for o, m in zip(outs, maps)]
+
+
+def to_fully_convolutional(model: nn.Module, exact: bool = True) -> FCGQCNN:
+    """The FC-GQ-CNN of a conv+fc GQ-CNN; other architectures (EfficientNet) raise TypeError."""
+    if not isinstance(model, GQCNN):
+        raise TypeError(f"{type(model).__name__} has no fully convolutional form; only conv+fc GQ-CNNs "
+                        "(dexnet_base, gqcnn_dexnet2, gqcnn_small) convert")
+    return FCGQCNN(model, exact=exact)
