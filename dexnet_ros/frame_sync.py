@@ -68,6 +68,11 @@ class FrameSync:
             self._remember(self._masks, msg)
             self._cond.notify_all()
 
+    @property
+    def closed(self) -> bool:
+        """Whether ``close`` was called."""
+        return self._closed
+
     def close(self) -> None:
         """Wake and stop any waiting ``wait`` call."""
         with self._cond:
