@@ -108,7 +108,7 @@ class SynthConfig:
         return d
 
 
-class _Image:
+class SynthImage:
     """One rendered view of one object: geometry, camera and the noisy, shrunk depth window."""
 
     def __init__(self, cfg: SynthConfig, obj: ObjectMesh, rng: np.random.Generator) -> None:
@@ -169,7 +169,7 @@ class _Image:
         return np.stack([u, v], axis=1).astype(np.float64)
 
 
-def _parallel_jaw(cfg: SynthConfig, img: _Image, rng: np.random.Generator) -> dict[str, np.ndarray]:
+def _parallel_jaw(cfg: SynthConfig, img: SynthImage, rng: np.random.Generator) -> dict[str, np.ndarray]:
     n_uni = int(round(cfg.grasps_per_image * cfg.uniform_fraction))
     centers, axes = sample_antipodal(img.mesh, rng, cfg.grasps_per_image - n_uni, cfg.jaw, img.caster)
     # uniform image-space grasps: pixel, jaw angle, gripper depth below the (noise-free) surface
@@ -197,7 +197,7 @@ def _parallel_jaw(cfg: SynthConfig, img: _Image, rng: np.random.Generator) -> di
     return {"depth_ims_tf_table": img.crops(uv, angle), "hand_poses": poses, cfg.label_field: pfc}
 
 
-def _suction(cfg: SynthConfig, img: _Image, rng: np.random.Generator) -> dict[str, np.ndarray]:
+def _suction(cfg: SynthConfig, img: SynthImage, rng: np.random.Generator) -> dict[str, np.ndarray]:
     n = cfg.grasps_per_image
     r0, _, c0, _ = img.window
     uv = img.random_pixels(rng, 4 * n)
@@ -241,7 +241,7 @@ def generate_shard(cfg: SynthConfig, objects: list[ObjectMesh], index: int) -> d
     make = _parallel_jaw if cfg.gripper == "parallel_jaw" else _suction
     while have < want:
         obj = objects[int(rng.integers(len(objects)))]
-        img = _Image(cfg, obj, rng)
+        img = SynthImage(cfg, obj, rng)
         d = make(cfg, img, rng)
         m = len(d[cfg.label_field])
         d["object_labels"] = np.full(m, obj.object_id, np.int32)
