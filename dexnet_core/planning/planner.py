@@ -1,0 +1,253 @@
+"""Grasp planning on a depth image: preprocess, rescale to the network scale, FC-GQ-CNN heatmaps over
+jaw angles and gripper depths, top-k with non-maximum suppression, 3D poses via the intrinsics."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from dexnet_core.camera import CameraIntrinsics
+from dexnet_core.errors import NoValidGraspError
+from dexnet_core.planning.config import PlannerConfig
+from dexnet_core.planning.grasp import (
+    Grasp,
+    approach_frame,
+    parallel_jaw_frame,
+    quaternion_from_matrix,
+    surface_normal,
+)
+from dexnet_core.planning.heatmaps import (
+    AngleGrid,
+    cell_centers,
+    cell_to_input,
+    grid_shape,
+    make_canvas,
+    render_heatmap,
+)
+from dexnet_core.planning.nms import top_k_nms
+from dexnet_core.planning.preprocess import candidate_mask, inpaint_depth, valid_depth
+from dexnet_core.planning.rescale import SceneScale, metric_scale, rescale_depth
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class PlanResult:
+    """Planned grasps (best first), the input-size heatmap and per-stage timings."""
+
+    grasps: list[Grasp]
+    heatmap: np.ndarray  # (H, W) float32: best quality over angles/depths per input pixel; 0 = not evaluated
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage, plus "total"
+    scale: SceneScale | None = None  # input -> network-scale resize used for this frame
+
+
+def resolve_device(device: str) -> torch.device:
+    """"auto" -> cuda when available, else cpu; anything else is passed to torch.device."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+class GraspPlanner:
+    """Plans grasps for one GraspQualityModel (parallel jaw or suction) with a PlannerConfig."""
+
+    def __init__(self, gqm, config: PlannerConfig | None = None, device: str = "cpu") -> None:
+        self.gqm = gqm
+        self.config = config or PlannerConfig()
+        self.device = resolve_device(device)
+        if self.gqm.device != self.device:
+            self.gqm.model.to(self.device)
+        self.gqm.model.eval()
+
+    @classmethod
+    def from_checkpoint(cls, path_or_name: str, config: PlannerConfig | None = None,
+                        device: str = "auto") -> GraspPlanner:
+        """Load a checkpoint file or shipped model name (see dexnet_core.models.checkpoint)."""
+        from dexnet_core.models.checkpoint import load_checkpoint
+
+        dev = resolve_device(device)
+        return cls(load_checkpoint(path_or_name, device=str(dev)), config, str(dev))
+
+    @property
+    def angles(self) -> list[float]:
+        """Jaw angles tried (rad, in [0, pi)); a single 0 for suction."""
+        if self.gqm.gripper == "suction":
+            return [0.0]
+        n = self.config.num_angles
+        return [math.pi * k / n for k in range(n)]
+
+    def plan(self, depth_m: np.ndarray, intrinsics: CameraIntrinsics, mask: np.ndarray | None = None,
+             max_grasps: int | None = None) -> PlanResult:
+        """Plan grasps on ``depth_m`` (H, W) float metres (NaN or 0 = missing).
+
+        ``mask`` (H, W) bool restricts grasp centres; ``max_grasps`` overrides config.top_k. Raises
+        ValueError on shape mismatch and NoValidGraspError when no pixel can hold a grasp.
+        """
+        cfg = self.config
+        clock = _Clock()
+        depth = np.asarray(depth_m, dtype=np.float32)
+        if depth.ndim != 2:
+            raise ValueError(f"depth image must be (H, W), got shape {depth.shape}")
+        if depth.shape != (intrinsics.height, intrinsics.width):
+            raise ValueError(f"depth image is {depth.shape[1]}x{depth.shape[0]} but the intrinsics are "
+                             f"{intrinsics.width}x{intrinsics.height}")
+        valid = valid_depth(depth)
+        cand = candidate_mask(depth, valid, mask, cfg.roi, cfg.min_depth_m, cfg.max_depth_m)
+        if not cand.any():
+            raise NoValidGraspError(
+                f"no pixel can hold a grasp: {int(valid.sum())} valid depth pixels, none inside the "
+                f"mask/ROI and workspace [{cfg.min_depth_m}, {cfg.max_depth_m}] m")
+        filled = inpaint_depth(depth, valid) if cfg.inpaint else np.where(valid, depth, depth[valid].max())
+        clock.lap("preprocess")
+
+        surface_depths = depth[cand]
+        scale = metric_scale(float(np.median(surface_depths)), intrinsics, cfg.crop_size_px,
+                             cfg.training_depth_m, cfg.training_focal_px)
+        scene = rescale_depth(filled, scale).to(self.device)
+        box = _bbox(cand)
+        region = _scene_region(box, scale)
+        clock.lap("rescale")
+
+        bins = _depth_bins(surface_depths, cfg) if self.gqm.model.uses_depth else None
+        grids = [self._angle_grid(angle, scene, scale, region, filled, bins) for angle in self.angles]
+        clock.lap("network")
+
+        k = cfg.top_k if max_grasps is None else int(max_grasps)
+        if k < 1:
+            raise ValueError(f"max_grasps must be >= 1, got {max_grasps}")
+        picks = self._select(grids, cand, k)
+        clock.lap("select")
+        grasps = [self._grasp(grids[g], i, j, filled, intrinsics) for g, i, j in picks]
+        clock.lap("poses")
+        heatmap = render_heatmap(grids, depth.shape, box)
+        heatmap[~cand] = 0.0
+        clock.lap("heatmap")
+        if not grasps:
+            raise NoValidGraspError(f"no grasp reaches min_quality {cfg.min_quality} "
+                                    f"(best {float(heatmap.max()):.3f})")
+        logger.debug("planned %d grasps, best q=%.3f, timings %s", len(grasps), grasps[0].q_value,
+                     clock.timings)
+        return PlanResult(grasps, heatmap, clock.timings, scale)
+
+    # ---- stages -----------------------------------------------------------------------------------------
+    def _angle_grid(self, angle: float, scene: torch.Tensor, scale: SceneScale,
+                    region: tuple[int, int, int, int], filled: np.ndarray, bins: np.ndarray | None
+                    ) -> AngleGrid:
+        """Score every cell of the canvas for ``angle``; with a depth input, the best admissible bin."""
+        stride = self.config.stride
+        canvas = make_canvas(angle, region, stride)
+        to_input = cell_to_input(canvas, scale, stride)
+        im = canvas.sample(scene)
+        with torch.inference_mode():
+            if bins is None:
+                q = self.gqm.heatmap(im, None, stride=stride)[0].float().cpu().numpy()
+                return AngleGrid(angle, q, np.full_like(q, np.nan), to_input)
+            z = torch.as_tensor(bins, dtype=torch.float32, device=self.device)
+            qb = self.gqm.heatmap(im.expand(len(bins), -1, -1, -1), z, stride=stride).float().cpu().numpy()
+        surface = _lookup(filled, *cell_centers(to_input, grid_shape(canvas, stride)))
+        allowed = _admissible(bins, surface, self.config.depth_offsets)  # (K, Ho, Wo)
+        qb = np.where(allowed, qb, -1.0)
+        best = qb.argmax(axis=0)
+        q = np.take_along_axis(qb, best[None], axis=0)[0].astype(np.float32)
+        return AngleGrid(angle, q, bins[best].astype(np.float32), to_input)
+
+    def _select(self, grids: list[AngleGrid], cand: np.ndarray, k: int) -> list[tuple[int, int, int]]:
+        """(grid index, row, col) of the top-k cells after NMS, among cells centred on candidate pixels."""
+        h, w = cand.shape
+        qs, us, vs, keys = [], [], [], []
+        for g, grid in enumerate(grids):
+            u, v = grid.cell_centers()
+            pu, pv = np.rint(u).astype(np.int64), np.rint(v).astype(np.int64)
+            inside = (pu >= 0) & (pu < w) & (pv >= 0) & (pv < h)
+            ok = np.zeros_like(inside)
+            ok[inside] = cand[pv[inside], pu[inside]]
+            i, j = np.nonzero(ok)
+            qs.append(grid.quality[i, j])
+            us.append(u[i, j])
+            vs.append(v[i, j])
+            keys.append(np.stack([np.full_like(i, g), i, j], axis=1))
+        q, u, v, key = (np.concatenate(a) for a in (qs, us, vs, keys))
+        idx = top_k_nms(q, u, v, k, self.config.nms_radius_px, self.config.min_quality)
+        return [tuple(int(x) for x in key[n]) for n in idx]
+
+    def _grasp(self, grid: AngleGrid, i: int, j: int, filled: np.ndarray,
+               intrinsics: CameraIntrinsics) -> Grasp:
+        """Grasp of cell (i, j): centre in input pixels, depth, 3D pose in the optical frame."""
+        cfg = self.config
+        u_map, v_map = grid.cell_centers()
+        u, v = float(u_map[i, j]), float(v_map[i, j])
+        surface = float(_lookup(filled, np.array(u), np.array(v)))
+        if self.gqm.gripper == "suction":
+            normal = surface_normal(filled, intrinsics, u, v, cfg.normal_window_px)
+            rot, depth, angle, width = approach_frame(-normal), surface, 0.0, 0.0
+        else:
+            gd = float(grid.gripper_depth[i, j])
+            depth = gd if math.isfinite(gd) else surface + 0.5 * sum(cfg.depth_offsets)
+            rot, angle, width = parallel_jaw_frame(grid.angle), grid.angle, cfg.jaw_width_m
+        position = intrinsics.deproject(np.array([[u, v]]), np.array([depth]))[0]
+        return Grasp(
+            center_px=(u, v), angle=float(angle), depth=float(depth), width=float(width),
+            q_value=float(grid.quality[i, j]), gripper=self.gqm.gripper,
+            position=tuple(float(x) for x in position),
+            orientation=tuple(float(x) for x in quaternion_from_matrix(rot)),
+        )
+
+
+class _Clock:
+    """Per-stage wall-clock timings."""
+
+    def __init__(self) -> None:
+        self.start = self.last = time.perf_counter()
+        self.timings: dict[str, float] = {}
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.timings[stage] = now - self.last
+        self.timings["total"] = now - self.start
+        self.last = now
+
+
+def _bbox(mask: np.ndarray) -> tuple[int, int, int, int]:
+    """(u0, v0, u1, v1) inclusive bounding box of a non-empty (H, W) bool mask."""
+    rows, cols = np.any(mask, axis=1), np.any(mask, axis=0)
+    v0, v1 = np.flatnonzero(rows)[[0, -1]]
+    u0, u1 = np.flatnonzero(cols)[[0, -1]]
+    return int(u0), int(v0), int(u1), int(v1)
+
+
+def _scene_region(box: tuple[int, int, int, int], scale: SceneScale) -> tuple[int, int, int, int]:
+    """Input-pixel box -> inclusive rescaled-pixel box (x0, y0, x1, y1) covering it, inside the scene."""
+    u0, v0, u1, v1 = box
+    x0, y0 = scale.from_input(u0 - 0.5, v0 - 0.5)
+    x1, y1 = scale.from_input(u1 + 0.5, v1 + 0.5)
+    return (max(0, math.floor(x0)), max(0, math.floor(y0)),
+            min(scale.width - 1, math.ceil(x1)), min(scale.height - 1, math.ceil(y1)))
+
+
+def _lookup(image: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Values of (H, W) ``image`` at the pixels nearest to (u, v), clipped to the image."""
+    h, w = image.shape
+    pu = np.clip(np.rint(u).astype(np.int64), 0, w - 1)
+    pv = np.clip(np.rint(v).astype(np.int64), 0, h - 1)
+    return image[pv, pu]
+
+
+def _depth_bins(surface_depths: np.ndarray, cfg: PlannerConfig) -> np.ndarray:
+    """(K,) absolute gripper depths (m) spanning the candidate surfaces plus the offset range."""
+    lo = float(surface_depths.min()) + cfg.depth_offsets[0]
+    hi = float(surface_depths.max()) + cfg.depth_offsets[1]
+    return np.linspace(lo, hi, cfg.depth_bins)
+
+
+def _admissible(bins: np.ndarray, surface: np.ndarray, offsets: tuple[float, float]) -> np.ndarray:
+    """(K, Ho, Wo) bool: bin k is a plausible gripper depth for a cell with this surface depth: within the
+    offset range widened to half the bin spacing, or else the nearest bin."""
+    spacing = float(bins[1] - bins[0]) if len(bins) > 1 else math.inf
+    mid, half = 0.5 * (offsets[0] + offsets[1]), 0.5 * (offsets[1] - offsets[0])
+    dist = np.abs(bins[:, None, None] - (surface + mid)[None])
+    return (dist <= max(half, 0.5 * spacing) + 1e-9) | (dist == dist.min(axis=0, keepdims=True))
