@@ -8,8 +8,10 @@ from __future__ import annotations
 import argparse
 import logging
 
+from dexnet_core.synth.antipodal import ParallelJawGripper
 from dexnet_core.synth.generate import GRIPPERS, SynthConfig
 from dexnet_core.synth.meshes import RANDOM_URDFS, load_object_library
+from dexnet_core.synth.suction import SuctionCup
 from dexnet_core.synth.writer import synthesize
 
 logger = logging.getLogger(__name__)
@@ -31,12 +33,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cache-dir", default=None, help="mesh cache (default ~/.cache/dexnet_ros)")
     parser.add_argument("--grasps-per-image", type=int, default=SynthConfig.grasps_per_image)
     parser.add_argument("--shard-size", type=int, default=SynthConfig.shard_size)
+    jaw, cup = ParallelJawGripper(), SuctionCup()
+    parser.add_argument("--jaw-width", type=float, default=jaw.max_width, help="jaw opening (m)")
+    parser.add_argument("--finger-length", type=float, default=jaw.finger_length,
+                        help="fingertip-to-palm length (m)")
+    parser.add_argument("--tip-depth", type=float, default=jaw.tip_depth,
+                        help="how far the fingertips reach past the grasp centre (m)")
+    parser.add_argument("--cup-radius", type=float, default=cup.cup_radius, help="suction cup radius (m)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
+    jaw = ParallelJawGripper(max_width=args.jaw_width, finger_length=args.finger_length,
+                             tip_depth=args.tip_depth)
     cfg = SynthConfig(gripper=args.gripper, seed=args.seed, num_datapoints=args.num_datapoints,
-                      shard_size=args.shard_size, grasps_per_image=args.grasps_per_image)
+                      shard_size=args.shard_size, grasps_per_image=args.grasps_per_image, jaw=jaw,
+                      cup=SuctionCup(cup_radius=args.cup_radius))
     objects = load_object_library(args.split, source=args.meshes, cache_dir=args.cache_dir,
                                   val_fraction=args.val_fraction, split_seed=args.split_seed,
                                   max_objects=args.max_objects, progress=not args.no_progress)
