@@ -12,6 +12,7 @@ parallel jaw's axis is horizontal, so each maps the grasp onto itself and the la
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import torch
@@ -36,9 +37,21 @@ class AugmentConfig:
             raise ValueError(f"gp_grid must be >= 2, got {self.gp_grid}")
 
 
-def _flip_where(im: torch.Tensor, choose: torch.Tensor, dims: tuple[int, ...]) -> torch.Tensor:
-    """Flip the samples of ``im`` (B, C, H, W) where ``choose`` (B,) bool is set."""
-    return torch.where(choose.view(-1, 1, 1, 1), im.flip(dims), im)
+@functools.lru_cache(maxsize=16)
+def _upsample_matrix(src: int, dst: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """(dst, src) matrix U with U @ x == bicubic 1-D upsampling of x (PyTorch's kernel, align_corners=False).
+
+    Bicubic interpolation is separable and linear, so a (src, src) grid upsamples as U @ grid @ U.T: two
+    small batched matmuls instead of F.interpolate, several times faster on CPU.
+    """
+    eye = torch.eye(src, dtype=torch.float64).view(src, 1, 1, src)
+    cols = F.interpolate(eye, size=(1, dst), mode="bicubic", align_corners=False)  # (src, 1, 1, dst)
+    return cols.view(src, dst).t().contiguous().to(device=device, dtype=dtype)
+
+
+def _flip_where(im: torch.Tensor, choose: torch.Tensor, dim: int) -> torch.Tensor:
+    """Flip the samples of ``im`` (B, C, H, W) along ``dim`` where ``choose`` (B,) bool is set."""
+    return torch.where(choose.view(-1, 1, 1, 1), im.flip(dim), im)
 
 
 def augment_batch(im: torch.Tensor, cfg: AugmentConfig, generator: torch.Generator) -> torch.Tensor:
@@ -58,12 +71,17 @@ def augment_batch(im: torch.Tensor, cfg: AugmentConfig, generator: torch.Generat
     out = im
     if cfg.gp_noise and cfg.gp_sigma > 0:
         coarse = torch.randn(b, 1, cfg.gp_grid, cfg.gp_grid, device=dev, generator=generator, dtype=im.dtype)
-        noise = F.interpolate(coarse * cfg.gp_sigma, size=(h, w), mode="bicubic", align_corners=False)
+        rows = _upsample_matrix(cfg.gp_grid, h, dev, im.dtype)  # (H, g)
+        cols = _upsample_matrix(cfg.gp_grid, w, dev, im.dtype)  # (W, g)
+        noise = rows @ (coarse * cfg.gp_sigma) @ cols.t()  # (B, 1, H, W)
         out = out + noise * (out > 0)
-    if cfg.rotate_180:
-        out = _flip_where(out, coin(), (2, 3))
-    if cfg.flip_vertical:
-        out = _flip_where(out, coin(), (2,))
-    if cfg.flip_horizontal:
-        out = _flip_where(out, coin(), (3,))
+    # a 180 degree rotation is a vertical plus a horizontal flip: fold the three coins into two flips
+    zero = torch.zeros(b, dtype=torch.bool, device=dev)
+    rot = coin() if cfg.rotate_180 else zero
+    flip_v = rot ^ (coin() if cfg.flip_vertical else zero)
+    flip_h = rot ^ (coin() if cfg.flip_horizontal else zero)
+    if cfg.rotate_180 or cfg.flip_vertical:
+        out = _flip_where(out, flip_v, 2)
+    if cfg.rotate_180 or cfg.flip_horizontal:
+        out = _flip_where(out, flip_h, 3)
     return out

@@ -91,6 +91,7 @@ class TrainingConfig:
     max_datapoints: int | None = None    # train on a seeded subset of the training split
     val_max_datapoints: int | None = None  # validate on a seeded subset of the validation split
     num_workers: int = 1                 # batch-gathering threads
+    num_threads: int | None = None       # torch CPU threads (default: torch's); 1 on a shared machine
     amp: bool = True                     # mixed precision on CUDA (ignored on CPU)
     checkpoint_every_steps: int = 500    # write last.pt this often (resume loses at most this many steps)
     eval_every_steps: int | None = None  # also validate every N steps (default: per epoch only)
@@ -100,7 +101,7 @@ class TrainingConfig:
         if not self.dataset_path:
             raise ValueError("training.dataset_path is required")
         for key in ("batch_size", "num_epochs", "max_steps", "max_datapoints", "val_max_datapoints",
-                    "checkpoint_every_steps", "eval_every_steps", "im_std", "label_scale"):
+                    "checkpoint_every_steps", "eval_every_steps", "im_std", "label_scale", "num_threads"):
             _positive(f"training.{key}", getattr(self, key))
         if self.pos_weight < 1.0:
             raise ValueError(f"training.pos_weight must be >= 1, got {self.pos_weight}")

@@ -165,6 +165,8 @@ def train(cfg: TrainConfig, device: str = "auto", resume: bool = False) -> Train
     """Train (or with ``resume`` continue) the run described by ``cfg``; returns where it ended."""
     dev = resolve_device(device)
     t, out = cfg.training, cfg.outputs
+    if t.num_threads is not None:
+        torch.set_num_threads(t.num_threads)
     run_dir = cfg.run_dir
     last_path = run_dir / "last.pt"
     if resume and not last_path.exists():
