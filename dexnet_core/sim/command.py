@@ -1,9 +1,9 @@
 """`dexnet sim`: closed-loop bin-clearing benchmark of the planner against baselines in pybullet.
 
-Episode i uses seed ``--seed + i``; every policy starts that episode from the same tray. Writes
-``results.json`` (every attempt), ``report.json`` / ``report.md`` (summary tables; rewritten after each
-episode, so a long run can be read while it goes) and ``episode_<seed>_<policy>.png`` for the first
-``--png-episodes`` episodes.
+Episode i uses seed ``--seed + i``; every policy starts that episode from the same tray, and episodes are
+deterministic, so ``--resume`` can add policies or seeds to an earlier run. Writes ``results.json`` (every
+attempt), ``report.json`` / ``report.md`` (summary tables; rewritten after each seed, so a long run can be
+read while it goes) and ``episode_<seed>_<policy>.png`` for the first ``--png-episodes`` episodes.
 """
 
 from __future__ import annotations
@@ -47,6 +47,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-noise", action="store_true", help="render depth without sensor noise")
     parser.add_argument("--device", default="cpu", help="planner device: cpu, cuda, auto (default cpu)")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    parser.add_argument("--resume", action="store_true",
+                        help="keep the episodes already in OUT/results.json (same setup) and run the rest")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -72,34 +74,74 @@ def run(args: argparse.Namespace) -> int:
                            depth_noise=not args.no_noise, split=args.split)
     model = args.model or DEFAULT_MODELS[args.gripper]
     policies = [make_policy(n, args.gripper, model=model, device=args.device) for n in names]
-    objects = load_object_library(args.split, max_objects=args.library_size, progress=True)
+    setup = {"gripper": args.gripper, "objects": args.objects, "max_failures": args.max_failures,
+             "split": args.split, "library_size": args.library_size, "noise": not args.no_noise,
+             "model": model if "planner" in names else None}
     args.out.mkdir(parents=True, exist_ok=True)
+    done = _load_previous(args.out / "results.json", setup) if args.resume else {}
+    seeds = range(args.seed, args.seed + args.episodes)
+    todo = [(seed, p) for seed in seeds for p in policies if (seed, p.name) not in done]
+    objects = load_object_library(args.split, max_objects=args.library_size, progress=True) if todo else []
     command = "dexnet " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    results = []
     start = time.perf_counter()
-    with tqdm(total=args.episodes * len(policies), desc=f"sim {args.gripper}", unit="episode") as bar:
-        for i in range(args.episodes):
-            seed = args.seed + i
-            for policy in policies:
-                keep = 8 if i < args.png_episodes else 0
-                result = run_episode(policy, objects, seed, config, keep_frames=keep)
-                results.append(result)
-                if result.frames:
-                    save_png(args.out / f"episode_{seed}_{policy.name}.png",
-                             episode_image(result, config.intrinsics))
-                bar.update(1)
-            summaries = summarize(results, args.robot_cycle_s)
-            bar.set_postfix({s.policy: f"{100 * s.success_rate:.0f}%" for s in summaries})
-            _write(args.out, results, summaries, command, model, time.perf_counter() - start)
-    sys.stdout.write(report_markdown(summarize(results, args.robot_cycle_s), command))
+    results = dict(done)
+    with tqdm(total=len(todo), desc=f"sim {args.gripper}", unit="episode") as bar:
+        for seed, policy in todo:
+            keep = 8 if seed < args.seed + args.png_episodes else 0
+            result = run_episode(policy, objects, seed, config, keep_frames=keep)
+            results[(seed, policy.name)] = result
+            if result.frames:
+                save_png(args.out / f"episode_{seed}_{policy.name}.png",
+                         episode_image(result, config.intrinsics))
+            bar.update(1)
+            if policy is policies[-1] or (seed, policy) == todo[-1]:
+                ordered = _ordered(results, seeds, names)
+                summaries = summarize(ordered, args.robot_cycle_s)
+                bar.set_postfix({s.policy: f"{100 * s.success_rate:.0f}%" for s in summaries})
+                _write(args.out, ordered, summaries, setup, command, time.perf_counter() - start)
+    ordered = _ordered(results, seeds, names)
+    summaries = summarize(ordered, args.robot_cycle_s)
+    _write(args.out, ordered, summaries, setup, command, time.perf_counter() - start)
+    sys.stdout.write(report_markdown(summaries, command))
     logger.info("wrote %s", args.out / "report.md")
     return 0
 
 
-def _write(out: Path, results, summaries, command: str, model: str, elapsed_s: float) -> None:
+def _ordered(results: dict, seeds: range, names: list[str]) -> list:
+    """Episodes of the requested seeds and policies, by seed then policy order."""
+    return [results[(s, n)] for s in seeds for n in names if (s, n) in results]
+
+
+def _load_previous(path: Path, setup: dict) -> dict:
+    """(seed, policy) -> EpisodeResult from an earlier run's results.json with the same setup."""
+    from dexnet_core.errors import DexnetError
+    from dexnet_core.sim.episode import EpisodeResult
+
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+        previous, episodes = data["setup"], data["episodes"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise DexnetError(f"cannot resume from {path}: {exc}") from exc
+    differ = {k: (previous.get(k), v) for k, v in setup.items()
+              if previous.get(k) != v and not (k == "model" and None in (previous.get(k), v))}
+    if differ:
+        raise ValueError(f"cannot resume from {path}: setup differs (previous, now): {differ}")
+    out = {}
+    for e in episodes:
+        r = EpisodeResult.from_dict(e)
+        out[(r.seed, r.policy)] = r
+    logger.info("resuming: %d episodes already in %s", len(out), path)
+    return out
+
+
+def _write(out: Path, results: list, summaries: list, setup: dict, command: str, elapsed_s: float) -> None:
     from dexnet_core.sim.report import report_markdown
 
-    (out / "results.json").write_text(json.dumps([r.to_dict() for r in results], indent=1))
-    (out / "report.json").write_text(json.dumps({"command": command, "model": model, "elapsed_s": elapsed_s,
+    (out / "results.json").write_text(json.dumps({"setup": setup, "episodes": [r.to_dict() for r in results]},
+                                                 indent=1))
+    (out / "report.json").write_text(json.dumps({"command": command, "setup": setup, "elapsed_s": elapsed_s,
                                                  "policies": [s.to_dict() for s in summaries]}, indent=1))
-    (out / "report.md").write_text(f"Model: {model}\n\n" + report_markdown(summaries, command))
+    head = f"Setup: {json.dumps(setup)}\n\n"
+    (out / "report.md").write_text(head + report_markdown(summaries, command))

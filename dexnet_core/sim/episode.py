@@ -103,6 +103,13 @@ class EpisodeResult:
         """Objects picked."""
         return sum(a.success for a in self.attempts)
 
+    @classmethod
+    def from_dict(cls, d: dict) -> EpisodeResult:
+        """Inverse of ``to_dict`` (frames are not stored)."""
+        attempts = [Attempt(**{**a, "center_px": tuple(a["center_px"])}) for a in d["attempts"]]
+        return cls(int(d["seed"]), d["policy"], d["gripper"], list(d["objects"]), attempts,
+                   int(d["knocked_out"]))
+
     def to_dict(self) -> dict:
         """JSON-ready mapping (without frames)."""
         return {"seed": self.seed, "policy": self.policy, "gripper": self.gripper, "objects": self.objects,

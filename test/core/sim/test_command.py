@@ -28,7 +28,7 @@ def test_sim_command_writes_reports(tmp_path, monkeypatch, pj_checkpoint):
     assert rc == 0
     report = json.loads((out / "report.json").read_text())
     assert [p["policy"] for p in report["policies"]] == ["heuristic", "random"]
-    results = json.loads((out / "results.json").read_text())
+    results = json.loads((out / "results.json").read_text())["episodes"]
     assert len(results) == 2 and all(r["seed"] == 0 for r in results)
     assert results[0]["objects"] == results[1]["objects"]  # same tray for every policy
     for r, p in zip(results, report["policies"]):
@@ -36,6 +36,23 @@ def test_sim_command_writes_reports(tmp_path, monkeypatch, pj_checkpoint):
         assert p["successes"] == r["picked"]
     assert (out / "episode_0_heuristic.png").stat().st_size > 1000
     assert "| heuristic | parallel_jaw | 1 |" in (out / "report.md").read_text()
+
+
+def test_sim_command_resume_adds_policies_and_seeds(tmp_path, monkeypatch, pj_checkpoint):
+    monkeypatch.setenv("DEXNET_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "out"
+    common = ["sim", "--objects", "1", "--library-size", "3", "--max-failures", "1",
+              "--png-episodes", "0", "--model", str(pj_checkpoint), "--out", str(out)]
+    assert main(common + ["--episodes", "1", "--policies", "random"]) == 0
+    first = json.loads((out / "results.json").read_text())["episodes"]
+    assert main(common + ["--episodes", "2", "--policies", "heuristic,random", "--resume"]) == 0
+    both = json.loads((out / "results.json").read_text())["episodes"]
+    assert [(r["seed"], r["policy"]) for r in both] == [(0, "heuristic"), (0, "random"), (1, "heuristic"),
+                                                         (1, "random")]
+    assert both[1] == first[0]  # kept, not rerun (and equal to a rerun: episodes are deterministic)
+    # a different setup is refused
+    changed = common[:2] + ["2"] + common[3:]
+    assert main(changed + ["--episodes", "1", "--policies", "random", "--resume"]) == 1
 
 
 def test_sim_command_rejects_unknown_policy(tmp_path, capsys):
