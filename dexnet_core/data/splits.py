@@ -36,20 +36,27 @@ class Split:
     val: np.ndarray
 
     def to_state(self) -> dict:
-        """Checkpoint-friendly form (torch tensors, loadable with weights_only=True)."""
+        """Checkpoint-friendly form (torch tensors, loadable with weights_only=True).
+
+        The training indices are stored only when they are not simply the complement of the validation ones.
+        """
         import torch
 
         dtype = np.int32 if self.num_datapoints < 2**31 else np.int64
+        complement = len(self.train) + len(self.val) == self.num_datapoints and np.array_equal(
+            self.train, _complement(self.val, self.num_datapoints))
+        train = None if complement else torch.from_numpy(self.train.astype(dtype))
         return {"kind": self.kind, "seed": self.seed, "val_fraction": self.val_fraction,
-                "num_datapoints": self.num_datapoints, "train": torch.from_numpy(self.train.astype(dtype)),
+                "num_datapoints": self.num_datapoints, "train": train,
                 "val": torch.from_numpy(self.val.astype(dtype))}
 
     @classmethod
     def from_state(cls, state: dict) -> Split:
         """Inverse of ``to_state``."""
-        return cls(str(state["kind"]), int(state["seed"]), float(state["val_fraction"]),
-                   int(state["num_datapoints"]), np.asarray(state["train"], dtype=np.int64),
-                   np.asarray(state["val"], dtype=np.int64))
+        n = int(state["num_datapoints"])
+        val = np.asarray(state["val"], dtype=np.int64)
+        train = _complement(val, n) if state["train"] is None else np.asarray(state["train"], dtype=np.int64)
+        return cls(str(state["kind"]), int(state["seed"]), float(state["val_fraction"]), n, train, val)
 
     def save(self, path: str | Path) -> None:
         """Write the split as a .npz next to a run."""
@@ -107,6 +114,11 @@ def make_split(num_datapoints: int, kind: str = "auto", *, seed: int = 0, val_fr
         train = read_index_file(wise / "train_indices.npz", n)
         val = read_index_file(wise / "val_indices.npz", n)
         return Split(kind, seed, val_fraction, n, train, val)
+    return Split(kind, seed, val_fraction, n, _complement(val, n), val)
+
+
+def _complement(indices: np.ndarray, n: int) -> np.ndarray:
+    """Sorted int64 indices in [0, n) not in ``indices``."""
     mask = np.ones(n, dtype=bool)
-    mask[val] = False
-    return Split(kind, seed, val_fraction, n, np.flatnonzero(mask).astype(np.int64), val)
+    mask[indices] = False
+    return np.flatnonzero(mask).astype(np.int64)

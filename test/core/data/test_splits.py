@@ -38,10 +38,12 @@ def test_image_wise_files_honoured(tmp_path):
     np.savez(wise / "val_indices.npz", np.array([9, 3]))
     s = make_split(10, "auto", dataset_root=tmp_path)
     assert s.kind == "image_wise" and s.train.tolist() == [0, 1, 2, 5] and s.val.tolist() == [3, 9]
+    assert Split.from_state(s.to_state()).train.tolist() == [0, 1, 2, 5]  # not a complement: stored
 
 
 def test_save_load_and_state_roundtrip(tmp_path):
     s = make_split(500, "random", seed=4)
+    assert s.to_state()["train"] is None  # the complement of val is not stored
     s.save(tmp_path / "split.npz")
     for t in (Split.load(tmp_path / "split.npz"), Split.from_state(s.to_state())):
         assert t.kind == "random" and t.seed == 4 and t.num_datapoints == 500
