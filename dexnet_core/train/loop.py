@@ -85,8 +85,8 @@ def compute_normalization(data: CachedDataset, indices: np.ndarray, settings: Da
     if settings.im_mean is not None:
         im_mean, im_std = settings.im_mean, settings.im_std
     else:
-        ims = np.asarray(data[DEPTH_FIELD][sample], dtype=np.float64)
-        im_mean, im_std = float(ims.mean()), float(ims.std())
+        ims = np.asarray(data[DEPTH_FIELD][sample])
+        im_mean, im_std = float(ims.mean(dtype=np.float64)), float(ims.std(dtype=np.float64))
         if not im_std > 0:
             raise DatasetError(f"{data.root}: depth crops are constant ({im_mean} m); cannot normalise")
     z_mean, z_std = 0.0, 1.0
@@ -282,14 +282,15 @@ def train(cfg: TrainConfig, device: str = "auto", resume: bool = False) -> Train
                 scaler.step(optimizer)
                 scaler.update()
                 step, batch_in_epoch = step + 1, batch_in_epoch + 1
-                running, count = running + loss.item(), count + 1
+                running, count = running + loss.detach(), count + 1  # no device sync per step
                 bar.update(1)
                 if step % out.training_print_every == 0:
                     rate = count * t.batch_size / (time.perf_counter() - tick)
-                    lr = optimizer.param_groups[0]["lr"]
-                    runlog.log(step, {"train/loss": running / count, "train/lr": lr,
-                                      "train/samples_per_s": rate})
-                    bar.set_postfix(loss=f"{running / count:.4f}")
+                    lr, mean_loss = optimizer.param_groups[0]["lr"], float(running) / count
+                    runlog.log(step, {"train/loss": mean_loss, "train/lr": lr, "train/samples_per_s": rate})
+                    logger.info("step %d/%d epoch %d: train loss %.4f, lr %.3g, %.0f samples/s", step,
+                                total_steps, epoch, mean_loss, lr, rate)
+                    bar.set_postfix(loss=f"{mean_loss:.4f}")
                     running, count, tick = 0.0, 0, time.perf_counter()
                 if t.eval_every_steps and step % t.eval_every_steps == 0:
                     val_report, val_step = validate(), step

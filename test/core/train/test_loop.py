@@ -79,3 +79,16 @@ def test_config_errors_before_work(config_dict):
     config_dict["model_kwargs"] = {"width": 3}
     with pytest.raises(ConfigError, match="model_kwargs"):
         train(config_from_dict(config_dict), device="cpu")
+
+
+def test_dataset_yaml_supplies_defaults(config_dict, dataset):
+    (dataset / "dataset.yaml").write_text(
+        "gripper: suction\nlabel_field: robust_ferrari_canny\nlabel_threshold: 0.003\n"
+        "im_mean: 0.69\nim_std: 0.01\n")
+    config_dict["dataset"] = "custom"
+    del config_dict["training"]["GT_threshold"]
+    config_dict["training"]["max_steps"] = 2
+    result = train(config_from_dict(config_dict), device="cpu")
+    gqm = load_checkpoint(result.run_dir / "last.pt")
+    assert gqm.gripper == "suction" and gqm.threshold == pytest.approx(0.003)
+    assert (gqm.norm.im_mean, gqm.norm.im_std) == (0.69, 0.01)
