@@ -82,6 +82,14 @@ def image_to_mask(msg: Image, shape: tuple[int, int] | None = None) -> np.ndarra
     return mask
 
 
+def image_to_rgb(msg: Image) -> np.ndarray:
+    """rgb8 / bgr8 message -> (H, W, 3) uint8 RGB (a view for rgb8 without row padding)."""
+    if msg.encoding not in ("rgb8", "bgr8"):
+        raise ValueError(f"unsupported colour encoding '{msg.encoding}' (expected rgb8 or bgr8)")
+    rows = image_view(msg, np.dtype((np.uint8, 3)))
+    return rows[..., ::-1] if msg.encoding == "bgr8" else rows
+
+
 def image_to_crops(msgs: Sequence[Image]) -> np.ndarray:
     """32x32 depth crop messages -> (N, 32, 32) float32 metres; raises ValueError naming a bad crop."""
     crops = np.zeros((len(msgs), CROP_SIZE, CROP_SIZE), dtype=np.float32)

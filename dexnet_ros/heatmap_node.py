@@ -25,6 +25,7 @@ from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 from visualization_msgs.msg import MarkerArray
 
+from dexnet_core.camera import CameraIntrinsics
 from dexnet_core.errors import CheckpointError, DexnetError, NoValidGraspError
 from dexnet_core.models.checkpoint import GraspQualityModel, load_checkpoint
 from dexnet_core.models.pretrained import list_pretrained
@@ -150,7 +151,7 @@ class HeatmapNode(Node):
         return Header(stamp=header.stamp, frame_id=self._values["frame_id"] or header.frame_id)
 
     def _plan(self, depth_msg: Image, info: CameraInfo | None, mask_msg: Image | None,
-              max_grasps: int | None = None) -> tuple[Any, PlanResult]:
+              max_grasps: int | None = None) -> tuple[Any, CameraIntrinsics, PlanResult]:
         """Convert and plan one frame; ValueError / DexnetError describe what is wrong with it."""
         if info is None:
             raise ValueError(f"no camera_info received on '{self.resolve_topic_name('camera_info')}'")
@@ -161,14 +162,14 @@ class HeatmapNode(Node):
                              f"{depth.shape[1]}x{depth.shape[0]}")
         mask = conv.image_to_mask(mask_msg, depth.shape) if mask_msg is not None else None
         with self._lock:
-            return depth, self._planner.plan(depth, intr, mask=mask, max_grasps=max_grasps)
+            return depth, intr, self._planner.plan(depth, intr, mask=mask, max_grasps=max_grasps)
 
     def _process(self, frame: Frame) -> None:
         if frame.mask_missing:
             raise ValueError(f"no mask with the depth stamp arrived within {self._sync.sync_timeout_s} s")
         header = self._header(frame.depth.header)
         try:
-            depth, result = self._plan(frame.depth, frame.info, frame.mask)
+            depth, intr, result = self._plan(frame.depth, frame.info, frame.mask)
         except NoValidGraspError as exc:
             self._pub_grasps.publish(GraspArray(header=header))
             raise ValueError(f"no valid grasp: {exc}") from None
@@ -179,7 +180,7 @@ class HeatmapNode(Node):
         if self._pub_markers.get_subscription_count():
             self._pub_markers.publish(grasp_markers(result.grasps, header))
         if self._pub_color.get_subscription_count():
-            overlay = heatmap_overlay(depth, result.heatmap, result.grasps)
+            overlay = heatmap_overlay(depth, result.heatmap, result.grasps, intr)
             self._pub_color.publish(conv.rgb_to_image(overlay, header))
 
     # ---- services ---------------------------------------------------------------------------------------
@@ -207,7 +208,7 @@ class HeatmapNode(Node):
         header = self._header(req.depth.header)
         mask = req.mask if req.mask.width or req.mask.height or len(req.mask.data) else None
         try:
-            _, result = self._plan(req.depth, req.camera_info, mask, req.max_grasps or None)
+            _, _, result = self._plan(req.depth, req.camera_info, mask, req.max_grasps or None)
             res.grasps = conv.grasps_to_msg(result.grasps, header)
             res.heatmap = conv.depth_to_image(result.heatmap, header)
             res.success, res.message = True, f"{len(result.grasps)} grasps"
@@ -218,11 +219,14 @@ class HeatmapNode(Node):
         return res
 
     def destroy_node(self) -> None:
-        """Stop the worker thread (if __init__ got that far), then destroy the node."""
+        """Stop the worker thread (if __init__ got that far), then destroy the node.
+
+        Waits for a plan in progress to finish: exiting while torch runs in the worker aborts the process.
+        """
         if hasattr(self, "_worker"):
             self._sync.close()
             if self._worker is not threading.current_thread():
-                self._worker.join(timeout=5.0)
+                self._worker.join(timeout=120.0)
         super().destroy_node()
 
 

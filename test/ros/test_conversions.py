@@ -164,3 +164,16 @@ def test_grasp_messages_and_markers():
     assert ys[0] == pytest.approx(-0.025) and ys[-1] == pytest.approx(0.025)  # jaw opening
     assert markers[1].color.g > markers[1].color.r and markers[2].color.r > markers[2].color.g
     assert quality_color(0.5).r == quality_color(0.5).g == 1.0
+
+
+@pytest.mark.parametrize("pad", [0, 5])
+def test_rgb_and_bgr_images_read_back(pad):
+    rgb = np.random.default_rng(1).integers(0, 255, (4, 5, 3), dtype=np.uint8)
+    msg = make_image(rgb.reshape(4, 15), "rgb8", pad)
+    msg.width = 5
+    np.testing.assert_array_equal(conv.image_to_rgb(msg), rgb)
+    msg.encoding = "bgr8"
+    np.testing.assert_array_equal(conv.image_to_rgb(msg), rgb[..., ::-1])
+    msg.encoding = "mono8"
+    with pytest.raises(ValueError, match="unsupported colour encoding 'mono8'"):
+        conv.image_to_rgb(msg)
