@@ -18,7 +18,7 @@ from dexnet_core.sim.world import SimWorld
 logger = logging.getLogger(__name__)
 
 FAILURE_CAUSES = (
-    "approach_blocked",  # the gripper starts in collision, or is stopped short of the grasp pose and fails
+    "approach_blocked",  # the gripper starts in collision, or stops short of the grasp pose and then fails
     "missed",  # jaws closed on nothing
     "no_seal",  # suction lip does not seal (edge, curvature, two objects, tilt, nothing there)
     "dropped_lift",  # the object slipped out (or the seal broke) while lifting
@@ -32,7 +32,7 @@ class TrialConfig:
 
     pregrasp_distance: float = 0.10  # start this far back along the approach axis
     approach_speed: float = 0.5
-    reach_tolerance: float = 0.01  # a failed grasp stopped farther than this from its pose was blocked
+    reach_tolerance: float = 0.01  # a failed grasp stopped farther than this short of its pose was blocked
     block_lag: float = 0.025  # the approach stops when the gripper lags its target this much (~12 mm free)
     suction_overshoot: float = 0.01  # the cup pushes this far past the target point looking for contact
     lift_height: float = 0.20
@@ -75,11 +75,17 @@ def _shake_offsets(amplitude: float) -> list[np.ndarray]:
 
 
 class _StepCounter:
+    """Counts steps and time of a trial; once ``blocked`` (the approach stopped short), any failure is
+    reported as "approach_blocked"."""
+
     def __init__(self, world: SimWorld) -> None:
         self.world, self.start = world, time.perf_counter()
         self.n0 = world.steps
+        self.blocked = False
 
     def result(self, success: bool, cause: str, obj: int | None) -> TrialResult:
+        if not success and self.blocked:
+            cause = "approach_blocked"
         return TrialResult(success, cause, obj, self.world.steps - self.n0, time.perf_counter() - self.start)
 
 
@@ -125,11 +131,11 @@ def _jaw_trial(world: SimWorld, hand: ParallelJawGripper, grasp_pose: np.ndarray
     hand.open()
     if _approach_start(hand, grasp_pose, config) is None:
         return counter.result(False, "approach_blocked", None)
-    short = _guarded_approach(hand, grasp_pose, config) > config.reach_tolerance
+    counter.blocked = _guarded_approach(hand, grasp_pose, config) > config.reach_tolerance
     hand.close()
     held = hand.held_objects()
     if not held:
-        return counter.result(False, "approach_blocked" if short else "missed", None)
+        return counter.result(False, "missed", None)
     z0 = {b: world.pose(b)[2, 3] for b in held}
     hand.move_linear(np.array([0.0, 0.0, config.lift_height]), config.lift_speed)
     held = hand.held_objects()
@@ -157,6 +163,8 @@ def _suction_trial(world: SimWorld, cup: SuctionGripper, grasp_pose: np.ndarray,
     cup.move_linear((config.pregrasp_distance + config.suction_overshoot) * grasp_pose[:3, 2],
                     config.approach_speed, settle_steps=0, on_step=touching)
     cup.hold_here()
+    shortfall = float((grasp_pose[:3, 3] - cup.pose[:3, 3]) @ grasp_pose[:3, 2])
+    counter.blocked = shortfall > config.reach_tolerance
     body, _ = cup.seal()
     if body is None:
         return counter.result(False, "no_seal", None)
