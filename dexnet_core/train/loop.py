@@ -219,9 +219,14 @@ def train(cfg: TrainConfig, device: str = "auto", resume: bool = False) -> Train
     if resume:
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
-        scaler.load_state_dict(state["scaler"])
-        gen.set_state(state["aug_rng"].to(gen.get_state().device))
         step, epoch, batch_in_epoch = int(state["step"]), int(state["epoch"]), int(state["batch_in_epoch"])
+        if state["scaler"] and use_amp:
+            scaler.load_state_dict(state["scaler"])
+        try:
+            gen.set_state(state["aug_rng"])
+        except RuntimeError:  # CPU and CUDA generator states differ: resumed on another device type
+            logger.warning("augmentation RNG state is from another device type; reseeding")
+            gen.manual_seed(t.seed + step)
         best_val = float(state["best_val_loss"])
         logger.info("resuming %s at step %d (epoch %d, batch %d)", run_dir, step, epoch, batch_in_epoch)
 
