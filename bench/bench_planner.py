@@ -3,8 +3,10 @@
 Frames: a table at ~0.7 m with random boxes and cylinders, depth noise and 10% missing pixels.
 Models: the shipped defaults when present, else a randomly initialised gqcnn_small (channels 16, fc 256),
 which has the shipped models' layout and therefore their cost (the report says which one ran).
+Stages are wall-clock seconds; "cpu time" (all threads) shows how much a busy machine inflated them.
+``--depth-model`` adds a parallel-jaw model with a gripper-depth input (``--depth-bins`` per pixel).
 
-    python bench/bench_planner.py [--frames 20] [--threads 2] [--num-angles 16] [--stride 4]
+    python bench/bench_planner.py [--frames 20] [--threads 1] [--num-angles 16] [--stride 4] [--depth-model]
 """
 
 from __future__ import annotations
@@ -17,7 +19,13 @@ import torch
 
 from dexnet_core.camera import PRIMESENSE, CameraIntrinsics
 from dexnet_core.models import get_model
-from dexnet_core.models.checkpoint import DEXNET2_NORM, DEXNET3_NORM, GraspQualityModel, load_checkpoint
+from dexnet_core.models.checkpoint import (
+    DEXNET2_NORM,
+    DEXNET3_NORM,
+    GraspQualityModel,
+    Normalization,
+    load_checkpoint,
+)
 from dexnet_core.models.pretrained import list_pretrained
 from dexnet_core.planning.config import PlannerConfig
 from dexnet_core.planning.planner import GraspPlanner
@@ -44,44 +52,54 @@ def scene(rng: np.random.Generator, intr: CameraIntrinsics = PRIMESENSE) -> np.n
     return depth.astype(np.float32)
 
 
-def planner_for(gripper: str, config: PlannerConfig) -> tuple[GraspPlanner, str]:
+def planner_for(gripper: str, config: PlannerConfig, uses_depth: bool = False) -> tuple[GraspPlanner, str]:
+    """The shipped default for ``gripper`` (when it matches ``uses_depth``), else a random gqcnn_small."""
     name = SHIPPED[gripper]
     if name in list_pretrained():
-        return GraspPlanner(load_checkpoint(name), config), name
+        gqm = load_checkpoint(name)
+        if gqm.uses_depth == uses_depth:
+            return GraspPlanner(gqm, config), name
     torch.manual_seed(0)
-    model = get_model("gqcnn_small", channels=16, fc_size=256)
+    kwargs = {"channels": 16, "fc_size": 256, "uses_depth": uses_depth}
     norm = DEXNET3_NORM if gripper == "suction" else DEXNET2_NORM
-    gqm = GraspQualityModel(model, "gqcnn_small", {"channels": 16, "fc_size": 256}, gripper=gripper,
+    if uses_depth:
+        norm = Normalization(norm.im_mean, norm.im_std, z_mean=0.72, z_std=0.03)
+    gqm = GraspQualityModel(get_model("gqcnn_small", **kwargs), "gqcnn_small", kwargs, gripper=gripper,
                             norm=norm)
-    return GraspPlanner(gqm, config), "random gqcnn_small(channels=16, fc_size=256)"
+    args = ", ".join(f"{k}={v}" for k, v in kwargs.items())
+    return GraspPlanner(gqm, config), f"random gqcnn_small({args})"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=20)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads (2 only pays off on an otherwise idle 2-core machine)")
     parser.add_argument("--num-angles", type=int, default=16)
     parser.add_argument("--stride", type=int, default=PlannerConfig.stride)
+    parser.add_argument("--depth-model", action="store_true", help="also bench a gripper-depth model")
+    parser.add_argument("--depth-bins", type=int, default=PlannerConfig.depth_bins)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     rng = np.random.default_rng(0)
     frames = [scene(rng) for _ in range(args.frames)]
     print(f"planner latency, {args.frames} frames 640x480, torch threads {args.threads}, "
           f"stride {args.stride}")
-    for gripper in ("suction", "parallel_jaw"):
-        config = PlannerConfig(num_angles=args.num_angles, stride=args.stride)
-        planner, label = planner_for(gripper, config)
+    runs = [("suction", False), ("parallel_jaw", False)] + [("parallel_jaw", True)] * args.depth_model
+    for gripper, uses_depth in runs:
+        config = PlannerConfig(num_angles=args.num_angles, stride=args.stride, depth_bins=args.depth_bins)
+        planner, label = planner_for(gripper, config, uses_depth)
         planner.plan(frames[0], PRIMESENSE)  # warm-up
         stages: dict[str, list[float]] = {}
         for depth in frames:
-            t0 = time.perf_counter()
+            c0 = time.process_time()
             result = planner.plan(depth, PRIMESENSE)
-            wall = time.perf_counter() - t0
             for k, val in result.timings.items():
                 stages.setdefault(k, []).append(val)
-            stages.setdefault("wall", []).append(wall)
+            stages.setdefault("cpu time", []).append(time.process_time() - c0)
         angles = 1 if gripper == "suction" else args.num_angles
-        print(f"\n{gripper} ({angles} angle(s)), model: {label}, network scale {result.scale.width}x"
+        bins = f", {args.depth_bins} depth bins" if uses_depth else ""
+        print(f"\n{gripper} ({angles} angle(s){bins}), model: {label}, network scale {result.scale.width}x"
               f"{result.scale.height}")
         for k, vals in stages.items():
             p50, p90 = np.percentile(vals, [50, 90])

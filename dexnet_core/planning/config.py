@@ -17,7 +17,8 @@ class PlannerConfig:
     top_k: int = 5  # grasps returned (plan(max_grasps=...) overrides)
     min_quality: float = 0.0  # grasps below this quality are dropped
     nms_radius_px: float = 20.0  # grasp centres closer than this are suppressed (non-maximum suppression)
-    inpaint: bool = True  # fill missing depth before scoring (grasps are still only on valid pixels)
+    inpaint: bool = True  # fill holes smoothly before scoring (False: with the farthest valid depth);
+    # grasp centres are only ever on measured pixels
     roi: tuple[int, int, int, int] | None = None  # (x, y, w, h) region where grasp centres may lie
     min_depth_m: float = 0.1  # workspace: grasp centres only on surfaces at depths in [min, max]
     max_depth_m: float = 3.0

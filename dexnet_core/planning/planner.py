@@ -7,6 +7,7 @@ import logging
 import math
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -33,6 +34,9 @@ from dexnet_core.planning.nms import top_k_nms
 from dexnet_core.planning.preprocess import candidate_mask, inpaint_depth, valid_depth
 from dexnet_core.planning.rescale import SceneScale, metric_scale, rescale_depth
 
+if TYPE_CHECKING:
+    from dexnet_core.models.checkpoint import GraspQualityModel
+
 logger = logging.getLogger(__name__)
 
 
@@ -46,7 +50,7 @@ class PlanResult:
     scale: SceneScale | None = None  # input -> network-scale resize used for this frame
 
 
-def resolve_device(device: str) -> torch.device:
+def resolve_device(device: str | torch.device) -> torch.device:
     """"auto" -> cuda when available, else cpu; anything else is passed to torch.device."""
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -56,12 +60,13 @@ def resolve_device(device: str) -> torch.device:
 class GraspPlanner:
     """Plans grasps for one GraspQualityModel (parallel jaw or suction) with a PlannerConfig."""
 
-    def __init__(self, gqm, config: PlannerConfig | None = None, device: str = "cpu") -> None:
+    def __init__(self, gqm: GraspQualityModel, config: PlannerConfig | None = None,
+                 device: str | torch.device = "cpu") -> None:
         self.gqm = gqm
         self.config = config or PlannerConfig()
         self.device = resolve_device(device)
         if self.gqm.device != self.device:
-            self.gqm.model.to(self.device)
+            self.gqm.to(self.device)
         self.gqm.model.eval()
 
     @classmethod
