@@ -195,6 +195,8 @@ def train(cfg: TrainConfig, device: str = "auto", resume: bool = False) -> Train
     positive = positives(data, settings.label_field, settings.gt_threshold, settings.label_scale)
     train_idx = subsample(split.train, t.max_datapoints, t.seed)
     val_idx = subsample(split.val, t.val_max_datapoints, t.seed)
+    if len(val_idx) == 0:
+        raise DatasetError(f"{t.dataset_path}: the {split.kind} split leaves no validation datapoints")
     if not resume:
         norm = compute_normalization(data, train_idx, settings, t.seed, uses_depth)
         meta = {"dataset": str(Path(t.dataset_path).resolve()), "dataset_hash": dataset_fingerprint(data),
