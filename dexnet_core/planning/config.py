@@ -25,12 +25,14 @@ class PlannerConfig:
     crop_size_px: int = 96  # input-image crop a 32x32 network input covers at the training scale
     training_depth_m: float = 0.7  # camera distance at which crop_size_px holds
     training_focal_px: float = 525.0  # focal length (px) of the training camera
-    stride: int = 4  # heatmap stride in network (rescaled) pixels; 1 = every rescaled pixel
+    stride: int = 4  # parallel jaw: heatmap stride in network (rescaled) pixels; 1 = every rescaled pixel
+    suction_stride: int = 1  # suction: same, denser since it needs one pass instead of num_angles
     jaw_width_m: float = 0.05  # parallel-jaw opening reported with each grasp
     normal_window_px: int = 7  # suction: side of the window the surface normal is fitted on
 
     def __post_init__(self) -> None:
-        _positive_int(self, "num_angles", "depth_bins", "top_k", "crop_size_px", "stride", "normal_window_px")
+        _positive_int(self, "num_angles", "depth_bins", "top_k", "crop_size_px", "stride", "suction_stride",
+                      "normal_window_px")
         lo, hi = self.depth_offsets
         if not (math.isfinite(lo) and math.isfinite(hi) and lo <= hi):
             raise ValueError(f"planner.depth_offsets must be finite, min <= max, got {self.depth_offsets}")

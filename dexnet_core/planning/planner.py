@@ -79,6 +79,11 @@ class GraspPlanner:
         return cls(load_checkpoint(path_or_name, device=str(dev)), config, str(dev))
 
     @property
+    def stride(self) -> int:
+        """Heatmap stride in network pixels for this model's gripper."""
+        return self.config.suction_stride if self.gqm.gripper == "suction" else self.config.stride
+
+    @property
     def angles(self) -> list[float]:
         """Jaw angles tried (rad, in [0, pi)); a single 0 for suction."""
         if self.gqm.gripper == "suction":
@@ -144,7 +149,7 @@ class GraspPlanner:
                     region: tuple[int, int, int, int], filled: np.ndarray, bins: np.ndarray | None
                     ) -> AngleGrid:
         """Score every cell of the canvas for ``angle``; with a depth input, the best admissible bin."""
-        stride = self.config.stride
+        stride = self.stride
         canvas = make_canvas(angle, region, stride)
         to_input = cell_to_input(canvas, scale, stride)
         im = canvas.sample(scene)

@@ -34,7 +34,8 @@ def _matrix(q):
 def test_cells_equal_the_network_on_crops_cut_by_hand(gripper, uses_depth, tiny_gqm, box_scene, camera):
     gqm = tiny_gqm(gripper, uses_depth)
     depth = box_scene()
-    cfg = PlannerConfig(num_angles=1, stride=1, top_k=8, nms_radius_px=8.0, roi=(40, 30, 80, 60))
+    cfg = PlannerConfig(num_angles=1, stride=1, suction_stride=1, top_k=8, nms_radius_px=8.0,
+                        roi=(40, 30, 80, 60))
     result = GraspPlanner(gqm, cfg).plan(depth, camera)
     # median of the ROI is the table (0.7 m): 96 px training crops at 525 px -> factor 0.875 here
     assert (result.scale.width, result.scale.height) == (140, 105)
@@ -196,6 +197,13 @@ def test_invalid_inputs_raise(tiny_gqm, box_scene, camera):
         planner.plan(depth, camera, max_grasps=0)
     with pytest.raises(NoValidGraspError):
         GraspPlanner(tiny_gqm("suction"), PlannerConfig(min_quality=0.99)).plan(depth, camera)
+
+
+def test_stride_and_angles_follow_the_gripper(tiny_gqm, box_scene, camera):
+    cfg = PlannerConfig(num_angles=6, stride=3, suction_stride=2)
+    suction, pj = GraspPlanner(tiny_gqm("suction"), cfg), GraspPlanner(tiny_gqm("parallel_jaw"), cfg)
+    assert (suction.stride, suction.angles) == (2, [0.0])
+    assert pj.stride == 3 and pj.angles == pytest.approx([k * math.pi / 6 for k in range(6)])
 
 
 def test_from_checkpoint(tmp_path, tiny_gqm, box_scene, camera):
