@@ -8,9 +8,11 @@ simulated geometry.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,11 +24,26 @@ from dexnet_core.errors import MissingExtraError
 logger = logging.getLogger(__name__)
 
 
+@contextlib.contextmanager
+def _quiet_stdout():
+    """Silence C-level writes to stdout (pybullet prints its build time and argv on import / connect)."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 1)
+            yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
 def require_pybullet():
     """Import pybullet and its client wrapper, or raise MissingExtraError naming the extra."""
     try:
-        import pybullet
-        from pybullet_utils import bullet_client
+        with _quiet_stdout():
+            import pybullet
+            from pybullet_utils import bullet_client
     except ImportError as exc:
         raise MissingExtraError("the simulation benchmark needs pybullet: "
                                 "pip install dexnet-core[synth]") from exc
@@ -132,7 +149,8 @@ class SimWorld:
     def __post_init__(self) -> None:
         pybullet, bullet_client = require_pybullet()
         self.p = pybullet
-        self.client = bullet_client.BulletClient(connection_mode=pybullet.DIRECT)
+        with _quiet_stdout():
+            self.client = bullet_client.BulletClient(connection_mode=pybullet.DIRECT)
         c = self.client
         c.setGravity(0.0, 0.0, -9.81)
         c.setPhysicsEngineParameter(fixedTimeStep=self.config.time_step,
