@@ -137,9 +137,10 @@ def test_suction_approaches_along_the_surface_normal(tiny_gqm, box_scene, camera
         np.testing.assert_allclose(_matrix(g.orientation)[:, 2], -n, atol=2e-3)
 
 
-def test_holes_are_inpainted_but_never_grasped(tiny_gqm, box_scene, camera):
+@pytest.mark.parametrize("inpaint", [True, False])
+def test_holes_are_filled_but_never_grasped(inpaint, tiny_gqm, box_scene, camera):
     depth = box_scene(holes=0.3)
-    cfg = PlannerConfig(num_angles=2, top_k=10, nms_radius_px=4.0)
+    cfg = PlannerConfig(num_angles=2, top_k=10, nms_radius_px=4.0, inpaint=inpaint)
     result = GraspPlanner(tiny_gqm("parallel_jaw"), cfg).plan(depth, camera)
     assert np.isfinite(result.heatmap).all()
     assert (result.heatmap[np.isnan(depth)] == 0).all()
