@@ -27,6 +27,9 @@ class PlannerConfig:
     training_focal_px: float = 525.0  # focal length (px) of the training camera
     stride: int = 4  # parallel jaw: heatmap stride in network (rescaled) pixels; 1 = every rescaled pixel
     suction_stride: int = 1  # suction: same, denser since it needs one pass instead of num_angles
+    exact_fc: bool = False  # 'same'-padded nets (dexnet_base, gqcnn_dexnet2): True scores every crop as the
+    # crop-wise GQ-CNN does (crop-loop speed), False uses the whole-image map of the reference FC-GQ-CNN
+    # (fast; differs only near crop borders). 'valid'-padded nets (gqcnn_small) are exact either way.
     jaw_width_m: float = 0.05  # parallel-jaw opening reported with each grasp
     normal_window_px: int = 7  # suction: side of the window the surface normal is fitted on
 

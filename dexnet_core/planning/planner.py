@@ -68,6 +68,10 @@ class GraspPlanner:
         if self.gqm.device != self.device:
             self.gqm.to(self.device)
         self.gqm.model.eval()
+        try:
+            self.gqm.fully_convolutional(self.config.exact_fc)
+        except TypeError as exc:
+            raise ValueError(f"planning needs a fully convolutional model; {gqm.arch!r}: {exc}") from exc
 
     @classmethod
     def from_checkpoint(cls, path_or_name: str, config: PlannerConfig | None = None,
@@ -149,16 +153,17 @@ class GraspPlanner:
                     region: tuple[int, int, int, int], filled: np.ndarray, bins: np.ndarray | None
                     ) -> AngleGrid:
         """Score every cell of the canvas for ``angle``; with a depth input, the best admissible bin."""
-        stride = self.stride
+        stride, exact = self.stride, self.config.exact_fc
         canvas = make_canvas(angle, region, stride)
         to_input = cell_to_input(canvas, scale, stride)
         im = canvas.sample(scene)
         with torch.inference_mode():
             if bins is None:
-                q = self.gqm.heatmap(im, None, stride=stride)[0].float().cpu().numpy()
+                q = self.gqm.heatmap(im, None, stride=stride, exact=exact)[0].float().cpu().numpy()
                 return AngleGrid(angle, q, np.full_like(q, np.nan), to_input)
             z = torch.as_tensor(bins, dtype=torch.float32, device=self.device)
-            qb = self.gqm.heatmap(im.expand(len(bins), -1, -1, -1), z, stride=stride).float().cpu().numpy()
+            qb = self.gqm.heatmap(im.expand(len(bins), -1, -1, -1), z, stride=stride, exact=exact)
+            qb = qb.float().cpu().numpy()
         surface = _lookup(filled, *cell_centers(to_input, grid_shape(canvas, stride)))
         allowed = _admissible(bins, surface, self.config.depth_offsets)  # (K, Ho, Wo)
         qb = np.where(allowed, qb, -1.0)

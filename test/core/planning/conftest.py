@@ -13,10 +13,11 @@ CAMERA = CameraIntrinsics(200.0, 200.0, 79.5, 59.5, 160, 120)
 NORM = Normalization(im_mean=0.7, im_std=0.01, z_mean=0.7, z_std=0.02)
 
 
-def make_tiny_gqm(gripper: str, uses_depth: bool = False, seed: int = 0) -> GraspQualityModel:
+def make_tiny_gqm(gripper: str, uses_depth: bool = False, seed: int = 0, padding: str = "valid"
+                  ) -> GraspQualityModel:
     """Randomly initialised gqcnn_small with 4 channels (fast, but every crop scores differently)."""
     torch.manual_seed(seed)
-    kwargs = {"channels": 4, "fc_size": 8, "uses_depth": uses_depth}
+    kwargs = {"channels": 4, "fc_size": 8, "uses_depth": uses_depth, "padding": padding}
     return GraspQualityModel(get_model("gqcnn_small", **kwargs), "gqcnn_small", kwargs, gripper=gripper,
                              norm=NORM)
 
@@ -32,6 +33,16 @@ def make_box_scene(holes: float = 0.0, seed: int = 0) -> np.ndarray:
     return depth.astype(np.float32)
 
 
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """One intra-op thread: the tiny networks gain nothing from more, and a busy 2-core machine loses a
+    lot to spinning OpenMP workers."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture
 def camera() -> CameraIntrinsics:
     """160x120 intrinsics, f = 200 px."""
@@ -40,7 +51,7 @@ def camera() -> CameraIntrinsics:
 
 @pytest.fixture
 def tiny_gqm():
-    """Factory ``tiny_gqm(gripper, uses_depth=False, seed=0)`` of tiny random GraspQualityModels."""
+    """Factory ``tiny_gqm(gripper, uses_depth=False, seed=0, padding="valid")`` of tiny random models."""
     return make_tiny_gqm
 
 

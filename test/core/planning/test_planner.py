@@ -30,12 +30,17 @@ def _matrix(q):
     ])
 
 
-@pytest.mark.parametrize("gripper, uses_depth", [("suction", False), ("parallel_jaw", True)])
-def test_cells_equal_the_network_on_crops_cut_by_hand(gripper, uses_depth, tiny_gqm, box_scene, camera):
-    gqm = tiny_gqm(gripper, uses_depth)
+@pytest.mark.parametrize("gripper, uses_depth, padding", [
+    ("suction", False, "valid"), ("parallel_jaw", True, "valid"), ("suction", False, "same"),
+])
+def test_cells_equal_the_network_on_crops_cut_by_hand(gripper, uses_depth, padding, tiny_gqm, box_scene,
+                                                       camera):
+    gqm = tiny_gqm(gripper, uses_depth, padding=padding)
     depth = box_scene()
-    cfg = PlannerConfig(num_angles=1, stride=1, suction_stride=1, top_k=8, nms_radius_px=8.0,
-                        roi=(40, 30, 80, 60))
+    # 'same' padding is exact only crop by crop (slow): a smaller ROI there
+    roi = (40, 30, 80, 60) if padding == "valid" else (24, 20, 40, 30)
+    cfg = PlannerConfig(num_angles=1, stride=1, suction_stride=1, top_k=8, nms_radius_px=8.0, roi=roi,
+                        exact_fc=padding == "same")
     result = GraspPlanner(gqm, cfg).plan(depth, camera)
     # median of the ROI is the table (0.7 m): 96 px training crops at 525 px -> factor 0.875 here
     assert (result.scale.width, result.scale.height) == (140, 105)
@@ -205,6 +210,14 @@ def test_stride_and_angles_follow_the_gripper(tiny_gqm, box_scene, camera):
     suction, pj = GraspPlanner(tiny_gqm("suction"), cfg), GraspPlanner(tiny_gqm("parallel_jaw"), cfg)
     assert (suction.stride, suction.angles) == (2, [0.0])
     assert pj.stride == 3 and pj.angles == pytest.approx([k * math.pi / 6 for k in range(6)])
+
+
+def test_models_without_a_fully_convolutional_form_are_rejected():
+    pytest.importorskip("torchvision")
+    model = get_model("efficientnet_b0")
+    gqm = GraspQualityModel(model, "efficientnet_b0", {}, gripper="suction", norm=Normalization(0.6, 0.01))
+    with pytest.raises(ValueError, match="fully convolutional"):
+        GraspPlanner(gqm, PlannerConfig())
 
 
 def test_from_checkpoint(tmp_path, tiny_gqm, box_scene, camera):
