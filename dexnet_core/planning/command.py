@@ -40,8 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=Path("."), help="output folder (default: .)")
     parser.add_argument("--top-k", type=int, default=PlannerConfig.top_k, help="grasps to return")
     parser.add_argument("--num-angles", type=int, default=PlannerConfig.num_angles, help="jaw angles tried")
-    parser.add_argument("--stride", type=int, default=PlannerConfig.stride,
-                        help="heatmap stride in network pixels")
+    parser.add_argument("--stride", type=int, help="heatmap stride in network pixels (default: "
+                        f"{PlannerConfig.stride} parallel jaw, {PlannerConfig.suction_stride} suction)")
     parser.add_argument("--roi", help="x,y,w,h region for grasp centres, pixels")
     parser.add_argument("--device", default="auto", help="torch device: auto, cpu, cuda")
 
@@ -62,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"camera info is {intrinsics.width}x{intrinsics.height} but {args.depth} is {w}x{h}")
     mask = read_mask(args.mask, depth.shape) if args.mask else None
     roi = tuple(int(v) for v in _floats(args.roi, 4, "--roi x,y,w,h")) if args.roi else None
-    config = PlannerConfig(top_k=args.top_k, num_angles=args.num_angles, stride=args.stride, roi=roi)
+    strides = {"stride": args.stride, "suction_stride": args.stride} if args.stride else {}
+    config = PlannerConfig(top_k=args.top_k, num_angles=args.num_angles, roi=roi, **strides)
     model = args.model or DEFAULT_MODELS[args.gripper]
     planner = GraspPlanner.from_checkpoint(model, config, device=args.device)
     result = planner.plan(depth, intrinsics, mask=mask)
