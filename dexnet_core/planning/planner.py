@@ -1,5 +1,18 @@
 """Grasp planning on a depth image: preprocess, rescale to the network scale, FC-GQ-CNN heatmaps over
-jaw angles and gripper depths, top-k with non-maximum suppression, 3D poses via the intrinsics."""
+jaw angles and gripper depths, top-k with non-maximum suppression, 3D poses via the intrinsics.
+
+Stages (``PlanResult.timings``): preprocess (validity, mask/ROI/workspace candidates, hole filling),
+rescale (metric scale from the candidates' median depth, see rescale.py), network (one FC-GQ-CNN pass per
+jaw angle on a rotated canvas, see heatmaps.py; suction: one pass at angle 0), select (top-k with NMS over
+cells centred on candidate pixels), poses (deprojection; suction approach = -surface normal), heatmap
+(input-size image, best over angles and depths).
+
+Gripper depth (models with a depth input): ``depth_bins`` absolute depths spanning the candidates'
+surface depths plus ``depth_offsets`` go through the network as one batch per angle; each cell keeps the
+best bin whose depth lies ``depth_offsets`` beyond the surface at the cell centre (widened to half the bin
+spacing, or else the nearest bin). Without a depth input a parallel-jaw grasp is placed at the surface
+plus the middle of ``depth_offsets``; a suction grasp at the surface.
+"""
 
 from __future__ import annotations
 
@@ -104,6 +117,9 @@ class GraspPlanner:
         """
         cfg = self.config
         clock = _Clock()
+        k = cfg.top_k if max_grasps is None else int(max_grasps)
+        if k < 1:
+            raise ValueError(f"max_grasps must be >= 1, got {max_grasps}")
         depth = np.asarray(depth_m, dtype=np.float32)
         if depth.ndim != 2:
             raise ValueError(f"depth image must be (H, W), got shape {depth.shape}")
@@ -131,9 +147,6 @@ class GraspPlanner:
         grids = [self._angle_grid(angle, scene, scale, region, filled, bins) for angle in self.angles]
         clock.lap("network")
 
-        k = cfg.top_k if max_grasps is None else int(max_grasps)
-        if k < 1:
-            raise ValueError(f"max_grasps must be >= 1, got {max_grasps}")
         picks = self._select(grids, cand, k)
         clock.lap("select")
         grasps = [self._grasp(grids[g], i, j, filled, intrinsics) for g, i, j in picks]
