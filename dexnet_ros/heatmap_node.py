@@ -173,6 +173,9 @@ class HeatmapNode(Node):
         except NoValidGraspError as exc:
             self._pub_grasps.publish(GraspArray(header=header))
             raise ValueError(f"no valid grasp: {exc}") from None
+        ms = result.timings["total"] * 1e3
+        self.get_logger().debug(f"planned {len(result.grasps)} grasps in {ms:.1f} ms "
+                                f"({self._sync.dropped} stale frames dropped so far)")
         self._pub_heatmap.publish(conv.depth_to_image(result.heatmap, header))
         self._pub_grasps.publish(conv.grasps_to_msg(result.grasps, header))
         if result.grasps:

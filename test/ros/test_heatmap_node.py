@@ -98,6 +98,15 @@ def test_frame_gives_heatmap_grasps_and_pose(node, ros, frames, encoding):
     assert math.isclose(q.x**2 + q.y**2 + q.z**2 + q.w**2, 1.0, abs_tol=1e-5)
 
 
+def test_a_burst_is_not_queued_the_newest_frame_is_planned(node, ros, frames):
+    headers = [send(ros, frames) for _ in range(6)]
+    ros.wait_for("/grasps", same_stamp(headers[-1]))
+    time.sleep(0.5)
+    answered = {(m.header.stamp.sec, m.header.stamp.nanosec) for m in ros.received["/grasps"]}
+    burst = [(h.stamp.sec, h.stamp.nanosec) for h in headers]
+    assert sum(stamp in answered for stamp in burst) < len(burst)
+
+
 def test_overlay_and_markers_follow_the_frame(node, ros, frames):
     header = send(ros, frames)
     color = ros.wait_for("/grasp_heatmap/color", same_stamp(header))
