@@ -53,3 +53,9 @@ def test_descriptors():
     with pytest.raises(ValueError, match="gripper must be one of"):
         specs["gripper"].check("vacuum")
     ParamSpec("x", "a", "d", choices=("a",)).check("a")
+
+
+def test_every_parameter_is_documented():
+    doc = (CONFIG.parent / "docs" / "ros.md").read_text()
+    for spec in HEATMAP_PARAMS + DEMO_SOURCE_PARAMS:
+        assert f"| `{spec.name}` |" in doc, spec.name
