@@ -195,11 +195,8 @@ class HeatmapNode(Node):
             depths = len(req.depths)
             if depths and depths != len(crops):
                 raise ValueError(f"got {depths} depths for {len(crops)} crops")
-            with self._lock:
-                gqm = self._gqm
-                if getattr(gqm.model, "uses_depth", False) and not depths:
-                    raise ValueError(f"model '{gqm.arch}' needs a gripper depth per crop (depths)")
-                q = gqm.score(crops, conv.float_array(req.depths) if depths else None)
+            with self._lock:  # score() raises ValueError when depths are missing or not expected
+                q = self._gqm.score(crops, conv.float_array(req.depths) if depths else None)
             res.q_values = q.astype("float32").tolist()
             res.success, res.message = True, f"scored {len(q)} crops"
         except (DexnetError, ValueError) as exc:

@@ -260,7 +260,8 @@ def tray_depth(camera: CameraIntrinsics = TEST_CAMERA, table_m: float = 0.7) -> 
 
 @pytest.fixture(scope="session")
 def tiny_checkpoints(tmp_path_factory) -> dict[str, Path]:
-    """Randomly initialised gqcnn_small checkpoints, one per gripper (real files, real weights)."""
+    """Randomly initialised gqcnn_small checkpoints (real files, real weights): "parallel_jaw",
+    "suction" and "parallel_jaw_depth" (with the gripper-depth input, like the shipped PJ model)."""
     import torch
 
     from dexnet_core.models.checkpoint import GRIPPER_DEFAULTS, GraspQualityModel, save_checkpoint
@@ -268,13 +269,15 @@ def tiny_checkpoints(tmp_path_factory) -> dict[str, Path]:
 
     out = tmp_path_factory.mktemp("checkpoints")
     paths = {}
-    for i, gripper in enumerate(("parallel_jaw", "suction")):
+    for i, (name, gripper, uses_depth) in enumerate((("parallel_jaw", "parallel_jaw", False),
+                                                     ("suction", "suction", False),
+                                                     ("parallel_jaw_depth", "parallel_jaw", True))):
         torch.manual_seed(i)
-        kwargs = {"channels": 8, "fc_size": 32}
+        kwargs = {"channels": 8, "fc_size": 32, "uses_depth": uses_depth}
         norm, label, threshold = GRIPPER_DEFAULTS[gripper]
         gqm = GraspQualityModel(get_model("gqcnn_small", **kwargs), "gqcnn_small", kwargs, gripper, norm,
                                 label, threshold)
-        paths[gripper] = save_checkpoint(out / f"tiny_{gripper}.pt", gqm)
+        paths[name] = save_checkpoint(out / f"tiny_{name}.pt", gqm)
     return paths
 
 

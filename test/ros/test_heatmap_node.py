@@ -219,6 +219,32 @@ def test_planner_parameters_change_at_runtime_and_bad_models_are_rejected(node, 
     assert set_param("top_k", 3).successful
 
 
+def test_model_with_a_gripper_depth_input(node, ros, frames, tiny_checkpoints):
+    from rcl_interfaces.srv import SetParameters
+    from rclpy.parameter import Parameter
+
+    def set_model(path):
+        req = SetParameters.Request(parameters=[Parameter("model", value=str(path)).to_parameter_msg()])
+        return ros.call(SetParameters, "/heatmap_node/set_parameters", req).results[0]
+
+    assert set_model(tiny_checkpoints["parallel_jaw_depth"]).successful
+    try:
+        crop = frames.depth_image(np.full((32, 32), 0.7, np.float32), ros.next_header())
+        res = ros.call(ScoreCrops, "score_crops", ScoreCrops.Request(crops=[crop, crop]))
+        assert not res.success and "needs gripper depths" in res.message
+        res = ros.call(ScoreCrops, "score_crops", ScoreCrops.Request(crops=[crop, crop], depths=[0.69, 0.72]))
+        assert res.success and len(res.q_values) == 2
+        expected = load_checkpoint(tiny_checkpoints["parallel_jaw_depth"]).score(
+            np.full((2, 32, 32), 0.7, np.float32), np.array([0.69, 0.72], np.float32))
+        np.testing.assert_allclose(res.q_values, expected, atol=1e-5)
+        header = send(ros, frames)
+        grasps = ros.wait_for("/grasps", same_stamp(header)).grasps
+        # the gripper depth is chosen among bins beyond the surface (table 0.7 m, box top 0.66 m)
+        assert grasps and all(0.66 < g.depth < 0.76 for g in grasps)
+    finally:
+        assert set_model(tiny_checkpoints["parallel_jaw"]).successful
+
+
 def test_sigint_exits_0(node):
     assert node.stop(signal.SIGINT) == 0
     assert "Traceback" not in node.log()
