@@ -62,7 +62,9 @@ def clean_stale_fastdds_shm() -> None:
     """Remove Fast DDS shared-memory files no live process uses (left by killed processes)."""
     used = _open_shm_paths()
     for path in Path("/dev/shm").glob("*fastdds*"):
-        if str(path) not in used:
+        # a port's named semaphore is not kept mapped: it is stale when its port segment is unused
+        owner = path.with_name(path.name[4:-6]) if path.name.startswith("sem.") else path
+        if str(path) not in used and str(owner) not in used:
             path.unlink(missing_ok=True)
 
 
