@@ -47,11 +47,13 @@ def load_model(values: dict[str, Any]) -> tuple[GraspQualityModel, str]:
     if not Path(name).exists() and name not in list_pretrained():
         raise CheckpointError(f"unknown model '{name}': no such checkpoint file and no shipped model of that "
                               f"name (shipped: {', '.join(list_pretrained()) or 'none'})")
+    import torch
+
     device = values["device"]
     if device == "auto":
-        import torch
-
         device = "cuda" if torch.cuda.is_available() else "cpu"
+    elif device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device=cuda but torch sees no CUDA device (use auto or cpu)")
     gqm = load_checkpoint(name, device=device)
     if gqm.gripper != values["gripper"]:
         raise ValueError(f"model '{name}' is a {gqm.gripper} model but gripper={values['gripper']}")

@@ -7,6 +7,7 @@ import time
 
 import numpy as np
 import pytest
+import torch
 from sensor_msgs.msg import CameraInfo, Image
 
 from dexnet_ros import conversions as conv
@@ -95,8 +96,11 @@ def test_bad_mask_is_logged_and_the_next_frame_is_served(node, ros, frames, case
     ({"model": "no_such_model"}, "cannot start: unknown model 'no_such_model'"),
     ({"gripper": "parallel_jaw"}, "is a suction model but gripper=parallel_jaw"),
     ({"qos_reliability": "sometimes"}, "qos_reliability must be one of"),
+    ({"device": "cuda"}, "device=cuda but torch sees no CUDA device"),
 ])
 def test_bad_startup_parameters_exit_nonzero_with_one_line(start_node, tiny_checkpoints, params, text):
+    if params.get("device") == "cuda" and torch.cuda.is_available():
+        pytest.skip("CUDA is available here")
     proc = start_node("heatmap_node", {"model": str(tiny_checkpoints["suction"]), "gripper": "suction",
                                        **params})
     assert proc.proc.wait(60) != 0
