@@ -1,4 +1,5 @@
-"""Heatmap node (suction, use_mask): camera_info and mask sync, bad masks, start-up errors, SIGTERM."""
+"""Heatmap node (suction, use_mask, remapped inputs): camera_info and mask sync, bad masks, start-up
+errors, SIGTERM."""
 
 from __future__ import annotations
 
@@ -15,6 +16,9 @@ from dexnet_ros.msg import Grasp as GraspMsg
 from dexnet_ros.msg import GraspArray
 
 ROS_DOMAIN_ID = 58
+# the node's relative inputs, remapped on its command line
+TOPICS = {"depth": ("/cam/depth", Image), "camera_info": ("/cam/info", CameraInfo),
+          "mask": ("/cam/mask", Image)}
 pytestmark = pytest.mark.ros
 
 
@@ -24,11 +28,11 @@ def node(start_node, tiny_checkpoints, ros):
         "model": str(tiny_checkpoints["suction"]), "gripper": "suction", "device": "cpu",
         "use_mask": True, "sync_timeout_s": 0.3, "top_k": 4, "frame_id": "override_frame",
         "log_throttle_s": 0.0,
-    })
+    }, extra_args=("-r", "depth:=/cam/depth", "-r", "camera_info:=/cam/info", "-r", "mask:=/cam/mask"))
     ros.subscribe("/grasps", GraspArray)
-    for topic in ("depth", "camera_info", "mask"):
-        ros.publisher(topic, CameraInfo if topic == "camera_info" else Image)
-    proc.wait_log("waiting for '/depth'", timeout=60)
+    for topic, msg_type in TOPICS.values():
+        ros.publisher(topic, msg_type)
+    proc.wait_log("waiting for '/cam/depth'", timeout=60)  # inputs are relative names, remapped here
     ros.wait_matched()
     return proc
 
@@ -42,20 +46,20 @@ def box_mask(shape=(120, 160)):
 def send(ros, frames, info=True, mask=None):
     header = ros.next_header()
     if info:
-        ros.publisher("camera_info", CameraInfo).publish(frames.camera_info(header))
+        ros.publisher(*TOPICS["camera_info"]).publish(frames.camera_info(header))
     if mask is not None:
-        ros.publisher("mask", Image).publish(conv.array_to_image(mask, "mono8", header))
-    ros.publisher("depth", Image).publish(frames.depth_image(frames.tray_depth(), header))
+        ros.publisher(*TOPICS["mask"]).publish(conv.array_to_image(mask, "mono8", header))
+    ros.publisher(*TOPICS["depth"]).publish(frames.depth_image(frames.tray_depth(), header))
     return header
 
 
 def test_frames_without_camera_info_are_logged(node, ros, frames):
     # the node has never seen a camera_info; resend until discovery has settled and one frame is judged
     deadline = time.monotonic() + 30
-    while "no camera_info received on '/camera_info'" not in node.log() and time.monotonic() < deadline:
+    while "no camera_info received on '/cam/info'" not in node.log() and time.monotonic() < deadline:
         send(ros, frames, info=False, mask=box_mask())
         time.sleep(0.5)
-    node.wait_log("no camera_info received on '/camera_info'", timeout=1)
+    node.wait_log("no camera_info received on '/cam/info'", timeout=1)
 
 
 def test_mask_restricts_suction_grasps(node, ros, frames):
@@ -83,9 +87,9 @@ def test_bad_mask_is_logged_and_the_next_frame_is_served(node, ros, frames, case
         text = "mask is 80x60 but the depth image is 160x120"
     else:
         header = ros.next_header()
-        ros.publisher("camera_info", CameraInfo).publish(frames.camera_info(header))
-        ros.publisher("mask", Image).publish(frames.depth_image(np.ones((120, 160), np.float32), header))
-        ros.publisher("depth", Image).publish(frames.depth_image(frames.tray_depth(), header))
+        ros.publisher(*TOPICS["camera_info"]).publish(frames.camera_info(header))
+        ros.publisher(*TOPICS["mask"]).publish(frames.depth_image(np.ones((120, 160), np.float32), header))
+        ros.publisher(*TOPICS["depth"]).publish(frames.depth_image(frames.tray_depth(), header))
         text = "unsupported mask encoding '32FC1'"
     node.wait_log(text, timeout=10, start=start)
     header = send(ros, frames, mask=box_mask())
