@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
+import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,7 +105,7 @@ def panda_hand_urdf() -> Path:
     key = hashlib.blake2b(text.encode(), digest_size=6).hexdigest()
     path = Path(tempfile.gettempdir()) / f"dexnet_panda_hand_{key}.urdf"
     if not path.exists():
-        tmp = path.with_suffix(f".{id(text)}.tmp")
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(text)
         tmp.replace(path)
     return path
@@ -154,11 +155,10 @@ class _FloatingGripper:
                                            jointChildFrameOrientation=quat.tolist(), maxForce=self.hold_force,
                                            erp=0.8)  # track the target closely: lag means blocked
 
-    def move_linear(self, offset: np.ndarray, speed: float, settle_steps: int = 10, on_step=None) -> float:
+    def move_linear(self, offset: np.ndarray, speed: float, settle_steps: int = 10, on_step=None) -> None:
         """Move the target by ``offset`` (3,) metres (world) at ``speed`` m/s average (smoothstep profile,
-        peak acceleration 6 |offset| / T^2 for a motion of T seconds); returns the remaining distance
-        (m) between the gripper and the target at the end. ``on_step()`` is called after every step and may
-        return True to stop early."""
+        peak acceleration 6 |offset| / T^2 for a motion of T seconds), then hold it ``settle_steps`` steps.
+        ``on_step()`` is called after every step and may return True to stop early."""
         start = self._target.copy()
         offset = np.asarray(offset, dtype=np.float64)
         dt = self.world.config.time_step
@@ -171,7 +171,6 @@ class _FloatingGripper:
             self.world.step()
             if on_step is not None and on_step():
                 break
-        return float(np.linalg.norm(self.pose[:3, 3] - self._target[:3, 3]))
 
     @property
     def lag(self) -> float:
@@ -182,14 +181,11 @@ class _FloatingGripper:
         """Make the current pose the target (stop pushing)."""
         self._set_target(self.pose)
 
-    def in_collision(self, ignore: tuple[int, ...] = ()) -> bool:
-        """Whether the gripper overlaps any other body now (without stepping)."""
+    def in_collision(self) -> bool:
+        """Whether the gripper penetrates another body by more than 1 mm now (without stepping)."""
         c = self.world.client
         c.performCollisionDetection()
-        for pt in c.getContactPoints(bodyA=self.body):
-            if pt[2] not in ignore and pt[8] < -0.001:
-                return True
-        return False
+        return any(pt[8] < -0.001 for pt in c.getContactPoints(bodyA=self.body))
 
 
 class ParallelJawGripper(_FloatingGripper):

@@ -165,8 +165,9 @@ def _suction_trial(world: SimWorld, cup: SuctionGripper, grasp_pose: np.ndarray,
     cup.hold_here()
     shortfall = float((grasp_pose[:3, 3] - cup.pose[:3, 3]) @ grasp_pose[:3, 2])
     counter.blocked = shortfall > config.reach_tolerance
-    body, _ = cup.seal()
+    body, reason = cup.seal()
     if body is None:
+        logger.debug("no seal: %s", reason)
         return counter.result(False, "no_seal", None)
     z0 = world.pose(body)[2, 3]
     cup.attach(body)
