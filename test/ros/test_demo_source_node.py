@@ -45,7 +45,8 @@ def test_frames_and_camera_info(source, ros):
     # same scene: fresh sensor noise only (mm); a new scene every 3 frames moves objects (cm)
     big = [np.nanmax(np.abs(a - b)) > 0.02 for a, b in zip(depths, depths[1:])]
     assert all(0 < d < 0.01 for d in diffs), diffs
-    assert 2 <= sum(big) <= 3
+    runs = [len(r) for r in "".join("|" if b else "." for b in big).split("|")]  # frames per scene - 1
+    assert sum(big) >= 2 and max(runs) <= 2, big
 
 
 def test_new_scene_log_and_sigterm_exit_0(source):
