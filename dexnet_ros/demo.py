@@ -46,9 +46,10 @@ def start_nodes(args: argparse.Namespace, out: Path) -> dict[str, tuple[subproce
     os.environ.setdefault("FASTDDS_DEFAULT_PROFILES_FILE", str(config / "fastdds_shm.xml"))
     extra = {
         "demo_source": ["-p", f"image_scale:={args.image_scale}"],
-        "heatmap_node": ["-p", f"gripper:={args.gripper}", "-p", f"model:={args.model}",
-                         "-p", f"device:={args.device}"],
+        "heatmap_node": ["-p", f"gripper:={args.gripper}", "-p", f"device:={args.device}"],
     }
+    if args.model:  # an empty override does not parse; the YAML's "" already means the shipped default
+        extra["heatmap_node"] += ["-p", f"model:={args.model}"]
     procs = {}
     for name in NODES:
         params = config / ("heatmap.yaml" if name == "heatmap_node" else "demo_source.yaml")

@@ -9,6 +9,8 @@ import sys
 
 import pytest
 
+from dexnet_core.models.pretrained import list_pretrained
+
 ROS_DOMAIN_ID = 59
 pytestmark = pytest.mark.ros
 
@@ -31,6 +33,19 @@ def test_demo_prints_grasps_and_writes_the_overlay(tmp_path, tiny_checkpoints):
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and struct.unpack(">II", png[16:24]) == (320, 240)
     for name in ("demo_source", "heatmap_node"):
         assert "Traceback" not in (tmp_path / "demo" / f"{name}.log").read_text()
+
+
+def test_demo_default_model(tmp_path):
+    """Without --model the node loads the shipped default for the gripper (or says it is not shipped)."""
+    res = run_demo(tmp_path, "--gripper", "suction", "--image-scale", "0.5", "--device", "cpu",
+                   "--timeout", "120")
+    if "dexnet3_suction_small" in list_pretrained():
+        assert res.returncode == 0, res.stderr
+        assert "overlay: " in res.stdout
+    else:
+        assert res.returncode == 1
+        assert "heatmap_node exited with status 1" in res.stderr
+        assert "unknown model 'dexnet3_suction_small'" in res.stderr
 
 
 def test_demo_with_an_unknown_model_fails_in_one_line(tmp_path):
