@@ -58,12 +58,15 @@ class CameraIntrinsics:
     def project(self, points: np.ndarray) -> np.ndarray:
         """3D points (n, 3) metres, optical frame, z > 0, to pixels (n, 2) float64 (u, v)."""
         p = np.asarray(points, dtype=np.float64).reshape(-1, 3)
-        return np.stack([p[:, 0] * self.fx / p[:, 2] + self.cx, p[:, 1] * self.fy / p[:, 2] + self.cy], axis=1)
+        u = p[:, 0] * self.fx / p[:, 2] + self.cx
+        v = p[:, 1] * self.fy / p[:, 2] + self.cy
+        return np.stack([u, v], axis=1)
 
     def pixel_rays(self) -> np.ndarray:
         """(height, width, 3) float32 unit ray directions through every pixel centre, optical frame."""
         u, v = np.meshgrid(np.arange(self.width), np.arange(self.height))
-        d = np.stack([(u - self.cx) / self.fx, (v - self.cy) / self.fy, np.ones_like(u, dtype=np.float64)], -1)
+        ones = np.ones_like(u, dtype=np.float64)
+        d = np.stack([(u - self.cx) / self.fx, (v - self.cy) / self.fy, ones], -1)
         return (d / np.linalg.norm(d, axis=-1, keepdims=True)).astype(np.float32)
 
 
