@@ -67,8 +67,8 @@ class FCGQCNN(nn.Module):
         self.fft_size = fft_size or max(32, 16 * math.ceil(3 * max(h, w) / 16))
         if self.fft_size <= max(h, w):
             raise ValueError(f"fft_size must exceed the fc kernel size {max(h, w)}, got {self.fft_size}")
-        self._kernel_fft: torch.Tensor | None = None
-        self._kernel_fft_key: tuple | None = None
+        self._fft_ops: tuple[torch.Tensor, ...] = ()
+        self._fft_key: tuple | None = None
 
     def fc_kernel(self) -> torch.Tensor:
         """``fc.weight`` (fc_size, C*h*w) as a conv kernel (fc_size, C, h, w)."""
@@ -107,16 +107,21 @@ class FCGQCNN(nn.Module):
 
     def _trunk(self, im: torch.Tensor, step: int) -> tuple[torch.Tensor, int]:
         """Trunk map at output stride ``step`` (a divisor of the pool factor) and the head's dilation."""
-        x, scale, dilation = im, 1, 1
-        for op in self.model.trunk_ops:
+        plan = None if torch.is_grad_enabled() else self.model.inference_plan()
+        x, scale, dilation, ops = im, 1, 1, self.model.trunk_ops
+        for i, op in enumerate(ops):
             if op.kind == "conv":
                 conv = op.module
-                pad = dilation * (conv.kernel_size[0] // 2) if self.model.padding == "same" else 0
-                x = F.conv2d(x, conv.weight, conv.bias, padding=pad, dilation=dilation)
+                if plan is not None:  # fast path; fuses the following ReLU
+                    x = plan.conv(conv, x, dilation, relu=ops[i + 1].kind == "relu")
+                else:
+                    pad = dilation * (conv.kernel_size[0] // 2) if self.model.padding == "same" else 0
+                    x = F.conv2d(x, conv.weight, conv.bias, padding=pad, dilation=dilation)
             elif op.kind == "relu":
-                x = F.relu(x)
+                if plan is None or ops[i - 1].kind != "conv":
+                    x = F.relu(x)
             elif op.kind == "lrn":
-                x = op.module(x)
+                x = op.module(x) if plan is None else plan.lrn(op.module, x)
             elif scale < step:  # a pool the output stride absorbs
                 x = F.max_pool2d(x, 2)
                 scale *= 2
@@ -160,57 +165,109 @@ class FCGQCNN(nn.Module):
             logits = self._positions_to_logits(h.flatten(2).transpose(1, 2), z_bias)
             out[:, r0:r1] = logits.reshape(out.shape[0], r1 - r0, out.shape[2])
 
-    def _fft_kernel(self, device: torch.device) -> torch.Tensor:
-        """conj(rfft2(fc kernel)) laid out (freq, fc_size, C) for correlation by matmul; cached."""
+    def _fft_operators(self, device: torch.device) -> tuple[torch.Tensor, ...]:
+        """Cached transforms for ``_fft_conv_logits`` (rebuilt when the fc weight changes).
+
+        With K = conj(rfft2(fc kernel)) and input spectra X = [Re X | Im X] (freq, T, 2C):
+        ``kernel_re`` = [Re K; -Im K] and ``kernel_im`` = [Im K; Re K] (freq, 2C, F), so two real batched
+        matmuls give Re and Im of the product spectrum; ``rows`` (2 th, 2 n): the inverse DFT over tile
+        rows restricted to the th valid output rows, mapping [Re; Im] (u) to (y, [Re, Im]) rows;
+        ``cols`` (tw, 2 (n//2+1)): the half-spectrum (c2r) inverse DFT over columns restricted to the tw
+        valid output columns, acting on [Re; Im] (v).
+        """
         weight = self.model.fc.weight
         key = (weight.data_ptr(), weight._version, device, self.fft_size)
-        if self._kernel_fft_key != key:
-            n = self.fft_size
-            spec = torch.fft.rfft2(self.fc_kernel().detach().to(device), s=(n, n)).conj()
-            self._kernel_fft = spec.flatten(2).permute(2, 0, 1).contiguous()  # (n*(n//2+1), F, C)
-            self._kernel_fft_key = key
-        return self._kernel_fft
+        if self._fft_key != key:
+            n, (kh, kw) = self.fft_size, self.kernel_hw
+            th, tw, half = n - kh + 1, n - kw + 1, n // 2 + 1
+            kernel_re, kernel_im = self._kernel_spectrum(device)
+            u = torch.arange(n, dtype=torch.float64)
+            angle = 2 * math.pi * torch.outer(torch.arange(th, dtype=torch.float64), u) / n
+            er, ei = torch.cos(angle), torch.sin(angle)
+            rows = torch.stack([torch.cat([er, -ei], 1), torch.cat([ei, er], 1)], 1).reshape(2 * th, 2 * n)
+            v = torch.arange(half, dtype=torch.float64)
+            weights = torch.full((half,), 2.0, dtype=torch.float64)
+            weights[0] = 1.0
+            if n % 2 == 0:
+                weights[-1] = 1.0
+            angle = 2 * math.pi * torch.outer(torch.arange(tw, dtype=torch.float64), v) / n
+            cols = torch.cat([weights * torch.cos(angle), -weights * torch.sin(angle)], 1) / n**2
+            self._fft_ops = (kernel_re, kernel_im) + tuple(t.float().to(device) for t in (rows, cols))
+            self._fft_key = key
+        return self._fft_ops
+
+    def _kernel_spectrum(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        """[Re K; -Im K] and [Im K; Re K] (freq, 2C, F) for K = conj(rfft2(fc kernel, n x n)).
+
+        Computed as two small DFT matmuls straight into the (freq, C, F) layout (a library FFT of the
+        16x16 kernels padded to n x n plus the transpose takes ~20x longer).
+        """
+        n, (kh, kw) = self.fft_size, self.kernel_hw
+        half = n // 2 + 1
+        k = self.fc_kernel().detach().to(device).permute(2, 3, 1, 0).contiguous()  # (kh, kw, C, F)
+        c, f = k.shape[2], k.shape[3]
+        v = 2 * math.pi * torch.outer(torch.arange(half, dtype=torch.float64), torch.arange(kw)) / n
+        over_cols = torch.cat([torch.cos(v), torch.sin(v)]).float().to(device)  # (2 half, kw)
+        p = torch.matmul(over_cols, k.view(kh, kw, c * f))  # (kh, [Re, Im] x half, C*F)
+        u = 2 * math.pi * torch.outer(torch.arange(n, dtype=torch.float64), torch.arange(kh)) / n
+        over_rows = torch.cat([torch.cos(u), torch.sin(u)]).float().to(device)  # (2n, kh)
+        q = torch.mm(over_rows, p.view(kh, -1)).view(2, n, 2, half, c, f)  # [cos; sin] x [Re P, Im P]
+        real = (q[0, :, 0] - q[1, :, 1]).view(n * half, c, f)
+        imag = (q[1, :, 0] + q[0, :, 1]).view(n * half, c, f)
+        del p, q
+        return torch.cat([real, -imag], dim=1), torch.cat([imag, real], dim=1)
 
     def _fft_conv_logits(self, maps: list[torch.Tensor], z_bias: torch.Tensor | None,
                          tiles_per_chunk: int = 64) -> list[torch.Tensor]:
-        """Overlap-save FFT correlation of each (B, C, Hp, Wp) map with the fc kernel, then fc2/fc3.
+        """Overlap-save FFT correlation of each (B, C, Hp, Wp) map with the fc kernel, then fc2 / fc3.
 
-        Returns one (B, Hp - kh + 1, Wp - kw + 1) logit map per input map.
+        Each n x n tile yields th x tw outputs: forward rfft2 of the C input channels, one real batched
+        matmul per frequency for all fc_size outputs, then the inverse DFT evaluated only at the valid
+        outputs as two small matmuls. Returns one (B, Hp - kh + 1, Wp - kw + 1) logit map per input map.
         """
         n, (kh, kw) = self.fft_size, self.kernel_hw
-        th, tw = n - kh + 1, n - kw + 1  # valid outputs per tile
-        kernel = self._fft_kernel(maps[0].device)
-        bias = self.model.fc.bias
-        # cut every map into n x n tiles with stride (th, tw); remember where each tile's outputs go
-        tiles, where = [], []
-        outs = []
-        for idx, m in enumerate(maps):
-            b, c, hp, wp = m.shape
+        th, tw, half = n - kh + 1, n - kw + 1, n // 2 + 1
+        kernel_re, kernel_im, rows, cols = self._fft_operators(maps[0].device)
+        m = self.model
+        fc_size = kernel_re.shape[2]
+        tiles, where, outs = [], [], []
+        for idx, fmap in enumerate(maps):
+            b, c, hp, wp = fmap.shape
             ho, wo = hp - kh + 1, wp - kw + 1
             nty, ntx = max(0, math.ceil(ho / th)), max(0, math.ceil(wo / tw))
-            outs.append(m.new_empty(b, nty * th, ntx * tw))
+            outs.append(fmap.new_empty(b, nty * th, ntx * tw))
             if nty * ntx == 0:  # a phase too small to hold a crop
                 continue
-            padded = F.pad(m, (0, ntx * tw + kw - 1 - wp, 0, nty * th + kh - 1 - hp))
+            padded = F.pad(fmap, (0, ntx * tw + kw - 1 - wp, 0, nty * th + kh - 1 - hp))
             t = padded.unfold(2, n, th).unfold(3, n, tw)  # (B, C, nty, ntx, n, n)
             tiles.append(t.permute(0, 2, 3, 1, 4, 5).reshape(b * nty * ntx, c, n, n))
             where += [(idx, bi, ty, tx) for bi in range(b) for ty in range(nty) for tx in range(ntx)]
         if not tiles:
-            return outs
+            return [o[:, :0, :0] for o in outs]
         all_tiles = torch.cat(tiles)
-        batch_of = torch.tensor([w[1] for w in where])
+        batch_of = torch.tensor([w[1] for w in where], device=all_tiles.device)
         for start in range(0, all_tiles.shape[0], tiles_per_chunk):
             chunk = all_tiles[start:start + tiles_per_chunk]
-            spec = torch.fft.rfft2(chunk).flatten(2).permute(2, 1, 0)  # (freq, C, T)
-            prod = torch.matmul(kernel, spec)  # (freq, F, T)
-            h = torch.fft.irfft2(prod.permute(2, 1, 0).reshape(chunk.shape[0], -1, n, n // 2 + 1), s=(n, n))
-            h = h[:, :, :th, :tw] + bias[None, :, None, None]  # (T, F, th, tw)
-            zb = None if z_bias is None else z_bias[batch_of[start:start + chunk.shape[0]]]
-            logits = self._positions_to_logits(h.flatten(2).transpose(1, 2), zb)
-            for k, (idx, bi, ty, tx) in enumerate(where[start:start + chunk.shape[0]]):
-                outs[idx][bi, ty * th:(ty + 1) * th, tx * tw:(tx + 1) * tw] = logits[k].reshape(th, tw)
-        return [o[:, : max(0, m.shape[2] - kh + 1), : max(0, m.shape[3] - kw + 1)]
-                for o, m in zip(outs, maps)]
+            nt = chunk.shape[0]
+            spec = torch.fft.rfft2(chunk).flatten(2).permute(2, 0, 1)  # (freq, T, C)
+            spec = torch.cat([spec.real, spec.imag], dim=2)  # (freq, T, 2C)
+            y = spec.new_empty(2, n * half, nt, fc_size)  # [Re; Im] of the product spectrum
+            torch.bmm(spec, kernel_re, out=y[0])
+            torch.bmm(spec, kernel_im, out=y[1])
+            # inverse DFT over rows -> (th, [Re, Im] x half, T*F), then over columns (c2r) -> (th, tw, T*F)
+            z = torch.mm(rows, y.view(2 * n, -1)).view(th, 2 * half, nt * fc_size)
+            del y
+            h = torch.bmm(cols.expand(th, tw, 2 * half), z).view(th * tw * nt, fc_size)
+            del z
+            h = torch.addmm(m.fc2.bias, F.relu_(h.add_(m.fc.bias)), m.fc2.weight.t())
+            if z_bias is not None:
+                h = h.view(th * tw, nt, fc_size).add_(z_bias[batch_of[start:start + nt]])
+            scores = F.linear(F.relu_(h.view(-1, fc_size)), m.fc3.weight, m.fc3.bias)
+            logits = m.logit_from_scores(scores).view(th, tw, nt).permute(2, 0, 1)
+            for k, (idx, bi, ty, tx) in enumerate(where[start:start + nt]):
+                outs[idx][bi, ty * th:(ty + 1) * th, tx * tw:(tx + 1) * tw] = logits[k]
+        return [o[:, : max(0, f.shape[2] - kh + 1), : max(0, f.shape[3] - kw + 1)]
+                for o, f in zip(outs, maps)]
 
 
 def to_fully_convolutional(model: nn.Module, exact: bool = True) -> FCGQCNN:

@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from dexnet_core.models.inference import InferencePlan
 from dexnet_core.models.registry import register_model
 
 
@@ -174,8 +175,21 @@ class GQCNN(nn.Module):
         return torch.sigmoid(self.head_logits(features, z))
 
     def logits(self, im: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
-        """(B,) success logits (use with BCE-with-logits in training)."""
-        return self.head_logits(self.forward_features(im), z)
+        """(B,) success logits (use with BCE-with-logits in training).
+
+        Without autograd (``torch.no_grad`` / ``inference_mode``) this runs the fast inference plan of
+        inference.py: same network, several times faster on CPU.
+        """
+        if torch.is_grad_enabled():
+            return self.head_logits(self.forward_features(im), z)
+        return self.inference_plan().logits(im, self.z_bias(z))
+
+    def inference_plan(self) -> InferencePlan:
+        """The weights rearranged for no-grad inference (cached; rebuilt after any parameter update)."""
+        plan = self.__dict__.get("_plan")
+        if plan is None or not plan.is_current():
+            plan = self.__dict__["_plan"] = InferencePlan(self)
+        return plan
 
     def forward(self, im: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
         """``im`` (B, 1, 32, 32) normalised depth, ``z`` (B,) normalised gripper depth -> (B,) in [0, 1]."""

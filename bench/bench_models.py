@@ -1,0 +1,129 @@
+"""GQ-CNN and FC-GQ-CNN speed on this machine: ours vs the Dex-Net 5.0 reference (bench/reference_impl.py).
+
+Prints, in one run:
+- crops/s at batch 512 and 4096 for DexNetBase (ours vs the reference's eager model), the effective
+  GFLOP/s against the fp32 roofline, and crops/s of the other registered GQ-CNNs;
+- the time of one 640x480 heatmap at stride 1 (ours vs the reference's four-pass HighResFCGQCNN) and at
+  stride 2 (ours vs BaseFCGQCNN), the speed-up and the largest difference between the maps;
+- exact (crop-equivalent) heatmap time of the shipped-size gqcnn_small, checked against crops.
+
+Usage: python bench/bench_models.py [--threads 2] [--reps 3] [--skip-reference-stride1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import time
+from pathlib import Path
+
+import torch
+
+from dexnet_core.models import get_model
+from dexnet_core.models.fc_gqcnn import to_fully_convolutional
+
+spec = importlib.util.spec_from_file_location("reference_impl", Path(__file__).with_name("reference_impl.py"))
+reference = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(reference)
+
+ROOFLINE_GFLOPS = (130.0, 150.0)  # fp32, 2 cores with AVX-512 FMA (see the brief)
+
+
+def dexnet_base_flops() -> float:
+    """Multiply-adds x 2 of one DexNetBase forward pass on a 32x32 crop."""
+    convs = 32 * 32 * 64 * (7 * 7 * 1 + 5 * 5 * 64) + 16 * 16 * 64 * (3 * 3 * 64) * 2
+    fcs = 16384 * 1024 + 1024 * 1024 + 1024
+    return 2.0 * (convs + fcs)
+
+
+def best_time(fn, reps: int, warmup: bool = True) -> float:
+    """Minimum wall time of ``reps`` calls (after one warm-up call if ``warmup``)."""
+    if warmup:
+        fn()
+    times = []
+    for _ in range(reps):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+@torch.no_grad()
+def bench_crops(reps: int) -> None:
+    ref = reference.DexNetBase().eval()
+    ours = get_model("dexnet_base").eval()
+    ours.load_state_dict(ref.state_dict())
+    flops = dexnet_base_flops()
+    print(f"\nGQ-CNN inference, crops/s (DexNetBase: {flops / 1e6:.0f} MFLOP per crop)")
+    for batch in (512, 4096):
+        im = torch.randn(batch, 1, 32, 32)
+        diff = (ours(im) - ref(im).reshape(-1)).abs().max().item()
+        big = batch > 512  # the reference takes ~40 s at 4096: one cold run
+        t_ref = best_time(lambda im=im: ref(im), 1 if big else reps, warmup=not big)
+        t_ours = best_time(lambda im=im: ours(im), reps)
+        gflops = batch * flops / t_ours / 1e9
+        print(f"  batch {batch:5d}: reference {batch / t_ref:7.0f}  ours {batch / t_ours:7.0f}  "
+              f"x{t_ref / t_ours:4.1f}  ({gflops:.0f} GFLOP/s = {100 * gflops / ROOFLINE_GFLOPS[1]:.0f}-"
+              f"{100 * gflops / ROOFLINE_GFLOPS[0]:.0f}% of the fp32 roofline)  max |diff| {diff:.1e}")
+    for name, kwargs in (("gqcnn_dexnet2", {}), ("gqcnn_small", {}), ("gqcnn_small", {"uses_depth": True})):
+        model = get_model(name, **kwargs).eval()
+        im = torch.randn(512, 1, 32, 32)
+        z = torch.randn(512) if model.uses_depth else None
+        t = best_time(lambda model=model, im=im, z=z: model(im, z), reps)
+        print(f"  {name} {kwargs or ''}: {512 / t:.0f} crops/s at batch 512")
+
+
+@torch.no_grad()
+def bench_heatmaps(reps: int, reference_stride1: bool) -> None:
+    ref = reference.DexNetBase().eval()
+    ours = get_model("dexnet_base").eval()
+    ours.load_state_dict(ref.state_dict())
+    im = torch.randn(1, 1, 480, 640) * 0.5
+    fc = to_fully_convolutional(ours, exact=False)
+    print("\nFC-GQ-CNN heatmap of one 640x480 frame, DexNetBase (whole-image features, as the reference)")
+    fast1 = fc(im, stride=1)
+    t1 = best_time(lambda: fc(im, stride=1), max(1, reps - 1))
+    if reference_stride1:
+        high_res = reference.HighResFCGQCNN.from_gqcnn(ref).eval()
+        start = time.perf_counter()
+        slow1 = high_res(im)[:, 0]
+        t_ref1 = time.perf_counter() - start
+        print(f"  stride 1 ({tuple(fast1.shape[1:])}): reference four-pass {t_ref1:6.1f} s  ours {t1:5.2f} s "
+              f"x{t_ref1 / t1:4.1f}  max |diff| {(fast1 - slow1).abs().max().item():.1e}")
+    else:
+        print(f"  stride 1 ({tuple(fast1.shape[1:])}): ours {t1:5.2f} s (reference skipped)")
+    base = reference.BaseFCGQCNN.from_gqcnn(ref).eval()
+    fast2 = fc(im, stride=2)
+    t2 = best_time(lambda: fc(im, stride=2), reps)
+    start = time.perf_counter()
+    slow2 = base(im)[:, 0]
+    t_ref2 = time.perf_counter() - start
+    print(f"  stride 2 ({tuple(fast2.shape[1:])}): reference BaseFCGQCNN {t_ref2:6.1f} s  ours {t2:5.2f} s  "
+          f"x{t_ref2 / t2:4.1f}  max |diff| {(fast2 - slow2).abs().max().item():.1e}")
+
+    small = get_model("gqcnn_small").eval()
+    exact = to_fully_convolutional(small)
+    heat = exact(im, stride=1)
+    t_small = best_time(lambda: exact(im, stride=1), reps)
+    rows, cols = torch.randint(0, heat.shape[1], (256,)), torch.randint(0, heat.shape[2], (256,))
+    crops = torch.stack([im[0, :, r:r + 32, c:c + 32] for r, c in zip(rows.tolist(), cols.tolist())])
+    diff = (small(crops) - heat[0, rows, cols]).abs().max().item()
+    print(f"  gqcnn_small exact stride 1: {t_small:5.2f} s  (max |diff| vs 256 crops {diff:.1e})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--skip-reference-stride1", action="store_true",
+                        help="skip the reference four-pass heatmap (~1.5 min on 2 cores)")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    print(f"torch {torch.__version__}, {args.threads} threads, fp32")
+    bench_crops(args.reps)
+    bench_heatmaps(args.reps, not args.skip_reference_stride1)
+
+
+if __name__ == "__main__":
+    main()
