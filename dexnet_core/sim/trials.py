@@ -31,19 +31,21 @@ class TrialConfig:
     """Motion parameters of a trial (metres, m/s, Hz)."""
 
     pregrasp_distance: float = 0.10  # start this far back along the approach axis
-    approach_speed: float = 0.5
+    approach_speed: float = 0.3  # average speed of the free part of the approach
+    contact_distance: float = 0.03  # the last part of the approach, at contact_speed
+    contact_speed: float = 0.1
     reach_tolerance: float = 0.01  # a failed grasp stopped farther than this short of its pose was blocked
-    block_lag: float = 0.025  # the approach stops when the gripper lags its target this much (~12 mm free)
+    block_lag: float = 0.015  # the approach stops when the gripper lags its target this much (<= 7 mm free)
     suction_overshoot: float = 0.01  # the cup pushes this far past the target point looking for contact
     lift_height: float = 0.20
-    lift_speed: float = 0.5
+    lift_speed: float = 0.25  # average; smoothstep peaks at ~1.9 m/s^2
     shake_amplitude: float = 0.02  # horizontal, along world x then y
     shake_speed: float = 0.1  # average; smoothstep peaks at ~3 m/s^2
     success_height: float = 0.10  # the held object must rise at least this much
 
     def __post_init__(self) -> None:
-        for name in ("pregrasp_distance", "approach_speed", "reach_tolerance", "block_lag", "lift_height",
-                     "lift_speed",
+        for name in ("pregrasp_distance", "approach_speed", "contact_distance", "contact_speed",
+                     "reach_tolerance", "block_lag", "lift_height", "lift_speed",
                      "shake_speed", "success_height"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"TrialConfig.{name} must be > 0, got {getattr(self, name)}")
@@ -116,13 +118,25 @@ def _approach_start(gripper, grasp_pose: np.ndarray, config: TrialConfig) -> np.
     return None if gripper.in_collision() else pre
 
 
-def _guarded_approach(gripper, grasp_pose: np.ndarray, config: TrialConfig) -> float:
-    """Move from the pre-grasp pose to ``grasp_pose``, stopping where the gripper gets blocked (it lags its
-    target by more than ``block_lag``); returns the remaining distance to the grasp pose (m)."""
-    gripper.move_linear(config.pregrasp_distance * grasp_pose[:3, 2], config.approach_speed,
-                        on_step=lambda: gripper.lag > config.block_lag)
+def _approach(gripper, grasp_pose: np.ndarray, config: TrialConfig, blocked, overshoot: float = 0.0) -> float:
+    """Move from the pre-grasp pose to ``grasp_pose`` (plus ``overshoot`` along the approach): fast, then the
+    last ``contact_distance`` slowly, stopping for good once ``blocked()`` is true. Returns how far short
+    of ``grasp_pose`` the gripper stopped, along the approach (m)."""
+    a = grasp_pose[:3, 2]
+    stopped = False
+
+    def guard() -> bool:
+        nonlocal stopped
+        stopped = stopped or bool(blocked())
+        return stopped
+
+    contact = min(config.contact_distance, config.pregrasp_distance)
+    gripper.move_linear((config.pregrasp_distance - contact) * a, config.approach_speed, settle_steps=0,
+                        on_step=guard)
+    if not stopped:
+        gripper.move_linear((contact + overshoot) * a, config.contact_speed, on_step=guard)
     gripper.hold_here()
-    return float(np.linalg.norm(gripper.pose[:3, 3] - grasp_pose[:3, 3]))
+    return float((grasp_pose[:3, 3] - gripper.pose[:3, 3]) @ a)
 
 
 def _jaw_trial(world: SimWorld, hand: ParallelJawGripper, grasp_pose: np.ndarray,
@@ -131,7 +145,8 @@ def _jaw_trial(world: SimWorld, hand: ParallelJawGripper, grasp_pose: np.ndarray
     hand.open()
     if _approach_start(hand, grasp_pose, config) is None:
         return counter.result(False, "approach_blocked", None)
-    counter.blocked = _guarded_approach(hand, grasp_pose, config) > config.reach_tolerance
+    shortfall = _approach(hand, grasp_pose, config, lambda: hand.lag > config.block_lag)
+    counter.blocked = shortfall > config.reach_tolerance
     hand.close()
     held = hand.held_objects()
     if not held:
@@ -160,10 +175,7 @@ def _suction_trial(world: SimWorld, cup: SuctionGripper, grasp_pose: np.ndarray,
     def touching() -> bool:
         return len(c.getContactPoints(bodyA=cup.body)) > 0
 
-    cup.move_linear((config.pregrasp_distance + config.suction_overshoot) * grasp_pose[:3, 2],
-                    config.approach_speed, settle_steps=0, on_step=touching)
-    cup.hold_here()
-    shortfall = float((grasp_pose[:3, 3] - cup.pose[:3, 3]) @ grasp_pose[:3, 2])
+    shortfall = _approach(cup, grasp_pose, config, touching, overshoot=config.suction_overshoot)
     counter.blocked = shortfall > config.reach_tolerance
     body, reason = cup.seal()
     if body is None:
