@@ -66,7 +66,7 @@ class WorldConfig:
 
     time_step: float = 1.0 / 240.0  # physics step (s)
     solver_iterations: int = 30  # constraint solver iterations per step
-    object_friction: float = 0.6  # lateral friction of objects (pybullet multiplies the two bodies' values)
+    object_friction: float = 0.5  # pybullet multiplies frictions: x 1.0 fingers = the synth labels' mean
     support_friction: float = 0.6  # table and tray
     settle_steps: int = 240  # upper bound on steps to let objects come to rest
     rest_speed: float = 0.01  # m/s and rad/s under which an object counts as resting
