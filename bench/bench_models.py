@@ -36,6 +36,14 @@ def dexnet_base_flops() -> float:
     return 2.0 * (convs + fcs)
 
 
+@torch.no_grad()
+def spread_outputs(model: torch.nn.Module) -> None:
+    """Scale fc3 so that random crops give logits with std ~2 around 0 (not a constant ~0.5 map)."""
+    im = torch.randn(256, 1, 32, 32) * 0.5
+    model.fc3.weight /= model.logits(im).std() / 2
+    model.fc3.bias -= model.logits(im).mean()
+
+
 def best_time(fn, reps: int, warmup: bool = True) -> float:
     """Minimum wall time of ``reps`` calls (after one warm-up call if ``warmup``)."""
     if warmup:
@@ -75,12 +83,14 @@ def bench_crops(reps: int) -> None:
 
 @torch.no_grad()
 def bench_heatmaps(reps: int, reference_stride1: bool) -> None:
-    ref = reference.DexNetBase().eval()
     ours = get_model("dexnet_base").eval()
-    ours.load_state_dict(ref.state_dict())
+    spread_outputs(ours)
+    ref = reference.DexNetBase().eval()
+    ref.load_state_dict(ours.state_dict())
     im = torch.randn(1, 1, 480, 640) * 0.5
     fc = to_fully_convolutional(ours, exact=False)
     print("\nFC-GQ-CNN heatmap of one 640x480 frame, DexNetBase (whole-image features, as the reference)")
+    print(f"  (output spread: std {fc(im[..., :96, :96], stride=1).std().item():.2f})")
     fast1 = fc(im, stride=1)
     t1 = best_time(lambda: fc(im, stride=1), max(1, reps - 1))
     if reference_stride1:
@@ -102,6 +112,7 @@ def bench_heatmaps(reps: int, reference_stride1: bool) -> None:
           f"x{t_ref2 / t2:4.1f}  max |diff| {(fast2 - slow2).abs().max().item():.1e}")
 
     small = get_model("gqcnn_small").eval()
+    spread_outputs(small)
     exact = to_fully_convolutional(small)
     heat = exact(im, stride=1)
     t_small = best_time(lambda: exact(im, stride=1), reps)
