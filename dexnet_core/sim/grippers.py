@@ -29,6 +29,7 @@ PARK = np.array([0.0, 0.0, 2.0])  # where a gripper waits between trials (m, wor
 FINGER_JOINT_Z = 0.0584
 FINGER_LENGTH = 0.0538
 CUP_GROUP = 0x2  # collision filter group of the suction cup (objects are in group 0x1)
+CONTACT_M = 0.001  # pybullet also reports points up to ~2 cm apart; closer than this is a real contact
 
 
 @dataclass(frozen=True)
@@ -181,6 +182,10 @@ class _FloatingGripper:
         """Make the current pose the target (stop pushing)."""
         self._set_target(self.pose)
 
+    def touching(self) -> bool:
+        """Whether the gripper is in contact with any body."""
+        return any(pt[8] < CONTACT_M for pt in self.world.client.getContactPoints(bodyA=self.body))
+
     def in_collision(self) -> bool:
         """Whether the gripper penetrates another body by more than 1 mm now (without stepping)."""
         c = self.world.client
@@ -235,7 +240,8 @@ class ParallelJawGripper(_FloatingGripper):
     def held_objects(self) -> list[int]:
         """Objects touched by both fingers."""
         c = self.world.client
-        touched = [{pt[2] for pt in c.getContactPoints(bodyA=self.body, linkIndexA=j)} for j in self.fingers]
+        touched = [{pt[2] for pt in c.getContactPoints(bodyA=self.body, linkIndexA=j) if pt[8] < CONTACT_M}
+                   for j in self.fingers]
         return sorted(b for b in touched[0] & touched[1] if b in self.world.object_ids)
 
 

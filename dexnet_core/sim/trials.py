@@ -170,12 +170,7 @@ def _suction_trial(world: SimWorld, cup: SuctionGripper, grasp_pose: np.ndarray,
     counter = _StepCounter(world)
     if _approach_start(cup, grasp_pose, config) is None:
         return counter.result(False, "approach_blocked", None)
-    c = world.client
-
-    def touching() -> bool:
-        return len(c.getContactPoints(bodyA=cup.body)) > 0
-
-    shortfall = _approach(cup, grasp_pose, config, touching, overshoot=config.suction_overshoot)
+    shortfall = _approach(cup, grasp_pose, config, cup.touching, overshoot=config.suction_overshoot)
     counter.blocked = shortfall > config.reach_tolerance
     body, reason = cup.seal()
     if body is None:
