@@ -158,15 +158,20 @@ class GraspQualityModel:
         """Quality of the 32x32 crop at every ``stride``-th position of a metric depth image.
 
         ``depth_m`` (B, 1, H, W) metres (H, W >= 32), ``depths_m`` (B,) gripper depths in metres (iff
-        the model uses depth). Returns (B, Ho, Wo), Ho = (H - 32) // stride + 1; cell (i, j) is the crop
-        centred at pixel (row, col) = (i * stride + 16, j * stride + 16) (see heatmap_cell_centers).
+        the model uses depth). Returns (B, Ho, Wo), Ho = (H - 32) // stride + 1 (``depths_m`` (B, K): K
+        gripper depths per image -> (B, K, Ho, Wo) at little more than one map's cost). Cell (i, j) is the
+        crop centred at pixel (row, col) = (i * stride + 16, j * stride + 16) (see heatmap_cell_centers).
         ``exact=False`` lets 'same'-padded models see the whole image (reference FC semantics, fast).
         """
         im = torch.as_tensor(depth_m, dtype=torch.float32).to(self.device)
         if im.ndim != 4 or im.shape[1] != 1:
             raise ValueError(f"depth_m must be (B, 1, H, W), got shape {tuple(im.shape)}")
-        z = self._check_depths(depths_m, im.shape[0])
+        per_image = depths_m is not None and np.ndim(depths_m) == 2
+        k = np.shape(depths_m)[1] if per_image else 1
+        z = self._check_depths(depths_m, im.shape[0] * k)
         z = None if z is None else self.normalize_z(z.to(self.device))
+        if per_image:
+            z = z.view(im.shape[0], k)
         fc = self.fully_convolutional(exact)
         return fc(self.normalize_depth(im), z, stride=stride)
 

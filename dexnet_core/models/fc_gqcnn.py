@@ -3,7 +3,9 @@
 ``to_fully_convolutional(model)`` wraps a conv+fc GQ-CNN (gqcnn.GQCNN; EfficientNet has no such form).
 ``FCGQCNN.forward(im, z, stride)`` maps (B, 1, H, W) normalised depth to (B, Ho, Wo) probabilities with
 Ho = (H - 32) // stride + 1; cell (i, j) is the GQ-CNN on ``im[:, :, i*s:i*s+32, j*s:j*s+32]``, centred at
-pixel (row, col) = (i*s + 16, j*s + 16).
+pixel (row, col) = (i*s + 16, j*s + 16). With ``z`` of shape (B, K) (K gripper depths per image) it returns
+(B, K, Ho, Wo): the gripper depth only enters after ``fc2``, so the trunk, ``fc`` and ``fc2`` run once per
+image and only the depth bias, ReLU and ``fc3`` run per depth.
 
 How it is computed:
 
@@ -76,19 +78,30 @@ class FCGQCNN(nn.Module):
         return self.model.fc.weight.reshape(-1, *self.model.feature_shape)
 
     def forward(self, im: torch.Tensor, z: torch.Tensor | None = None, stride: int = 1) -> torch.Tensor:
-        """``im`` (B, 1, H, W) normalised depth, ``z`` (B,) normalised gripper depth -> (B, Ho, Wo)."""
+        """``im`` (B, 1, H, W) normalised depth, ``z`` (B,) normalised gripper depth -> (B, Ho, Wo);
+        ``z`` (B, K) -> (B, K, Ho, Wo), one map per gripper depth."""
         if im.ndim != 4 or im.shape[1] != 1 or im.shape[2] < CROP or im.shape[3] < CROP:
             raise ValueError(f"im must be (B, 1, H, W) with H, W >= {CROP}, got {tuple(im.shape)}")
         if int(stride) != stride or stride < 1:
             raise ValueError(f"stride must be a positive integer, got {stride}")
         stride = int(stride)
-        z_bias = self.model.z_bias(z)
+        per_depth = z is not None and z.ndim == 2
+        b = im.shape[0]
+        if z is not None and z.shape[0] != b:
+            raise ValueError(f"z must have one row per image ({b}), got shape {tuple(z.shape)}")
         if self.mode == "crops":
+            if per_depth:  # crops are exact per (image, depth): evaluate every pair
+                k = z.shape[1]
+                q = self._crop_logits(im.repeat_interleave(k, 0), z.reshape(-1), stride)
+                return torch.sigmoid(q.view(b, k, *q.shape[1:]))
             return torch.sigmoid(self._crop_logits(im, z, stride))
+        z_bias = self.model.z_bias(None if z is None else z.reshape(-1))
+        if z_bias is not None:
+            z_bias = z_bias.view(b, -1, z_bias.shape[-1])  # (B, K, fc_size)
         step = math.gcd(stride, self.model.pool_factor)
         trunk, dilation = self._trunk(im, step)
-        logits = self._head(trunk, dilation, z_bias)
-        return torch.sigmoid(logits[:, :: stride // step, :: stride // step])
+        logits = self._head(trunk, dilation, z_bias)[:, :, :: stride // step, :: stride // step]
+        return torch.sigmoid(logits if per_depth else logits[:, 0])
 
     # -- exact crop evaluation ('same' padding) --------------------------------------------------------
 
@@ -135,22 +148,24 @@ class FCGQCNN(nn.Module):
     # -- head: fc as a (dilated) convolution, then fc2 / fc3 per position ---------------------------
 
     def _positions_to_logits(self, h: torch.Tensor, z_bias: torch.Tensor | None) -> torch.Tensor:
-        """fc pre-activations (B, P, fc_size) (bias included) -> (B, P) logits."""
+        """fc pre-activations (B, P, fc_size) (bias included), depth biases (B, K, fc_size) -> (B, K, P)."""
         m = self.model
-        h = F.linear(F.relu(h), m.fc2.weight, m.fc2.bias)
+        h = F.linear(F.relu(h), m.fc2.weight, m.fc2.bias)[:, None]  # (B, 1, P, fc_size)
         if z_bias is not None:
-            h = h + z_bias[:, None, :]
+            h = h + z_bias[:, :, None, :]  # (B, K, P, fc_size)
         return m.logit_from_scores(F.linear(F.relu(h), m.fc3.weight, m.fc3.bias).movedim(-1, 1))
 
     def _head(self, trunk: torch.Tensor, dilation: int, z_bias: torch.Tensor | None) -> torch.Tensor:
+        """Trunk map (B, C, Ht, Wt) -> logits (B, K, Ho, Wo); K = number of depths (1 without)."""
         kh, kw = self.kernel_hw
         b, _, ht, wt = trunk.shape
-        out = trunk.new_empty(b, ht - dilation * (kh - 1), wt - dilation * (kw - 1))
+        k = 1 if z_bias is None else z_bias.shape[1]
+        out = trunk.new_empty(b, k, ht - dilation * (kh - 1), wt - dilation * (kw - 1))
         phases = [(py, px) for py in range(dilation) for px in range(dilation)]
         if self.use_fft:
             maps = [trunk[:, :, py::dilation, px::dilation] for py, px in phases]
             for (py, px), logits in zip(phases, self._fft_conv_logits(maps, z_bias)):
-                out[:, py::dilation, px::dilation] = logits
+                out[:, :, py::dilation, px::dilation] = logits
         else:
             self._direct_logits(trunk, dilation, z_bias, out)
         return out
@@ -159,13 +174,14 @@ class FCGQCNN(nn.Module):
                        out: torch.Tensor) -> None:
         kh = self.kernel_hw[0]
         kernel, bias = self.fc_kernel(), self.model.fc.bias
-        rows = max(1, POSITIONS_PER_CHUNK // out.shape[2])
-        for r0 in range(0, out.shape[1], rows):
-            r1 = min(out.shape[1], r0 + rows)
+        b, k, ho, wo = out.shape
+        rows = max(1, POSITIONS_PER_CHUNK // (wo * k))
+        for r0 in range(0, ho, rows):
+            r1 = min(ho, r0 + rows)
             band = trunk[:, :, r0:r1 + dilation * (kh - 1)]
             h = F.conv2d(band, kernel, bias, dilation=dilation)  # (B, fc_size, r, Wo)
-            logits = self._positions_to_logits(h.flatten(2).transpose(1, 2), z_bias)
-            out[:, r0:r1] = logits.reshape(out.shape[0], r1 - r0, out.shape[2])
+            logits = self._positions_to_logits(h.flatten(2).transpose(1, 2), z_bias)  # (B, K, r * Wo)
+            out[:, :, r0:r1] = logits.reshape(b, k, r1 - r0, wo)
 
     def _fft_operators(self, device: torch.device) -> tuple[torch.Tensor, ...]:
         """Cached transforms for ``_fft_conv_logits`` (rebuilt when the fc weight changes).
@@ -227,19 +243,20 @@ class FCGQCNN(nn.Module):
         spectrum once, ~1.3 GB for DexNetBase; a 96-tile chunk peaks at ~1.6 GB of intermediates).
         Each n x n tile yields th x tw outputs: forward rfft2 of the C input channels, one real batched
         matmul per frequency for all fc_size outputs, then the inverse DFT evaluated only at the valid
-        outputs as two small matmuls. Returns one (B, Hp - kh + 1, Wp - kw + 1) logit map per input map.
+        outputs as two small matmuls. Returns one (B, K, Hp - kh + 1, Wp - kw + 1) logit map per input map.
         """
         n, (kh, kw) = self.fft_size, self.kernel_hw
         th, tw, half = n - kh + 1, n - kw + 1, n // 2 + 1
         kernel_re, kernel_im, rows, cols = self._fft_operators(maps[0].device)
         m = self.model
         fc_size = kernel_re.shape[2]
+        k = 1 if z_bias is None else z_bias.shape[1]
         tiles, where, outs = [], [], []
         for idx, fmap in enumerate(maps):
             b, c, hp, wp = fmap.shape
             ho, wo = hp - kh + 1, wp - kw + 1
             nty, ntx = max(0, math.ceil(ho / th)), max(0, math.ceil(wo / tw))
-            outs.append(fmap.new_empty(b, nty * th, ntx * tw))
+            outs.append(fmap.new_empty(b, k, nty * th, ntx * tw))
             if nty * ntx == 0:  # a phase too small to hold a crop
                 continue
             padded = F.pad(fmap, (0, ntx * tw + kw - 1 - wp, 0, nty * th + kh - 1 - hp))
@@ -247,7 +264,7 @@ class FCGQCNN(nn.Module):
             tiles.append(t.permute(0, 2, 3, 1, 4, 5).reshape(b * nty * ntx, c, n, n))
             where += [(idx, bi, ty, tx) for bi in range(b) for ty in range(nty) for tx in range(ntx)]
         if not tiles:
-            return [o[:, :0, :0] for o in outs]
+            return [o[:, :, :0, :0] for o in outs]
         all_tiles = torch.cat(tiles)
         batch_of = torch.tensor([w[1] for w in where], device=all_tiles.device)
         num_chunks = math.ceil(all_tiles.shape[0] / max_tiles_per_chunk)
@@ -266,13 +283,14 @@ class FCGQCNN(nn.Module):
             h = torch.bmm(cols.expand(th, tw, 2 * half), z).view(th * tw * nt, fc_size)
             del z
             h = torch.addmm(m.fc2.bias, F.relu_(h.add_(m.fc.bias)), m.fc2.weight.t())
-            if z_bias is not None:
-                h = h.view(th * tw, nt, fc_size).add_(z_bias[batch_of[start:start + nt]])
-            scores = F.linear(F.relu_(h.view(-1, fc_size)), m.fc3.weight, m.fc3.bias)
-            logits = m.logit_from_scores(scores).view(th, tw, nt).permute(2, 0, 1)
-            for k, (idx, bi, ty, tx) in enumerate(where[start:start + nt]):
-                outs[idx][bi, ty * th:(ty + 1) * th, tx * tw:(tx + 1) * tw] = logits[k]
-        return [o[:, : max(0, f.shape[2] - kh + 1), : max(0, f.shape[3] - kw + 1)]
+            h = h.view(th * tw, nt, 1, fc_size)
+            if z_bias is not None:  # (th * tw, nt, K, fc_size)
+                h = h + z_bias[batch_of[start:start + nt]]
+            scores = F.linear(F.relu_(h), m.fc3.weight, m.fc3.bias)  # (th * tw, nt, K, 1 or 2)
+            logits = m.logit_from_scores(scores.movedim(-1, 1)).view(th, tw, nt, k).permute(2, 3, 0, 1)
+            for t, (idx, bi, ty, tx) in enumerate(where[start:start + nt]):
+                outs[idx][bi, :, ty * th:(ty + 1) * th, tx * tw:(tx + 1) * tw] = logits[t]
+        return [o[:, :, : max(0, f.shape[2] - kh + 1), : max(0, f.shape[3] - kw + 1)]
                 for o, f in zip(outs, maps)]
 
 

@@ -55,6 +55,25 @@ def test_fc_equals_crop_loop(models, name, kwargs, stride):
     assert (out - expected).abs().max() < 1e-4
 
 
+DEPTH_CASES = [c for c in CASES if c[0] == "gqcnn_dexnet2" or c[1].get("uses_depth")]
+
+
+@pytest.mark.parametrize("name,kwargs", DEPTH_CASES)
+@pytest.mark.parametrize("exact", [True, False])
+def test_depths_per_image_equal_one_call_per_depth(models, name, kwargs, exact):
+    model = models[(name, tuple(kwargs.items()))]
+    fc = to_fully_convolutional(model, exact=exact)
+    im, z = torch.randn(2, 1, 41, 37), torch.randn(2, 3)
+    with torch.no_grad():
+        out = fc(im, z, stride=2)
+        expected = torch.stack([fc(im, z[:, k], stride=2) for k in range(3)], 1)
+    assert out.shape == (2, 3, 5, 3)
+    assert (expected[:, 0] - expected[:, 1]).abs().max() > 1e-3  # the depth changes the map
+    assert (out - expected).abs().max() < 1e-5
+    with pytest.raises(ValueError, match="one row per image"):
+        fc(im, torch.randn(3, 2))
+
+
 def test_fast_whole_image_map_equals_reference_fc(reference, models):
     model = models[("dexnet_base", ())]
     ref = reference.DexNetBase().eval()
@@ -109,3 +128,6 @@ def test_grasp_quality_model_heatmap_in_metres():
     crops = depth[0, 0].unfold(0, 32, 2).unfold(1, 32, 2).reshape(-1, 32, 32).numpy()
     scores = gqm.score(crops, np.full(len(crops), 0.69, np.float32))
     np.testing.assert_allclose(heat.reshape(-1).numpy(), scores, atol=1e-5)
+    per_depth = gqm.heatmap(depth, torch.tensor([[0.66, 0.69]]), stride=2)
+    assert per_depth.shape == (1, 2, 5, 7)
+    np.testing.assert_allclose(per_depth[0, 1].numpy(), heat[0].numpy(), atol=1e-5)
