@@ -86,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     results = dict(done)
     with tqdm(total=len(todo), desc=f"sim {args.gripper}", unit="episode") as bar:
-        for seed, policy in todo:
+        for n, (seed, policy) in enumerate(todo):
             keep = 8 if seed < args.seed + args.png_episodes else 0
             result = run_episode(policy, objects, seed, config, keep_frames=keep)
             results[(seed, policy.name)] = result
@@ -94,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
                 save_png(args.out / f"episode_{seed}_{policy.name}.png",
                          episode_image(result, config.intrinsics))
             bar.update(1)
-            if policy is policies[-1] or (seed, policy) == todo[-1]:
+            if n + 1 == len(todo) or todo[n + 1][0] != seed:  # after each seed
                 ordered = _ordered(results, seeds, names)
                 summaries = summarize(ordered, args.robot_cycle_s)
                 bar.set_postfix({s.policy: f"{100 * s.success_rate:.0f}%" for s in summaries})
