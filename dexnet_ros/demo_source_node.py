@@ -7,12 +7,10 @@ Primesense-like camera (``image_scale`` resizes it).
 
 from __future__ import annotations
 
-import signal
 from typing import Any
 
 import numpy as np
-import rclpy
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image
@@ -25,6 +23,7 @@ from dexnet_core.synth.render import DepthNoise
 from dexnet_core.synth.scene import make_tray_scene, overhead_camera_pose, render_depth
 from dexnet_ros import conversions as conv
 from dexnet_ros.parameters import ParamSpec, declare
+from dexnet_ros.spin import run_node
 
 DEMO_SOURCE_PARAMS = (
     ParamSpec("rate_hz", 2.0, "frames per second", 0.01, 100.0, read_only=True),
@@ -83,23 +82,4 @@ class DemoSourceNode(Node):
 
 def main(args: list[str] | None = None) -> int:
     """Run the node; 0 on SIGINT/SIGTERM, 1 if the object library cannot be loaded."""
-    # before rclpy.init: rclpy's own SIGTERM handler shuts the context down, then chains to this one
-    # (instead of the default action, which would kill the process with status -15)
-    signal.signal(signal.SIGTERM, lambda *_: rclpy.try_shutdown())
-    rclpy.init(args=args)
-    try:
-        node = DemoSourceNode()
-    except (DexnetError, ValueError, ImportError, rclpy.exceptions.ParameterException) as exc:
-        rclpy.logging.get_logger("demo_source").error(f"cannot start: {exc}")
-        rclpy.try_shutdown()
-        return 1
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return run_node(DemoSourceNode, "demo_source", SingleThreadedExecutor, args)

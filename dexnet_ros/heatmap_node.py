@@ -8,7 +8,6 @@ Subscribes (relative, SensorDataQoS by default): ``depth`` (32FC1 m, 16UC1 mm, 6
 
 from __future__ import annotations
 
-import signal
 import threading
 import time
 from pathlib import Path
@@ -18,7 +17,7 @@ import rclpy
 from geometry_msgs.msg import PoseStamped
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image
@@ -36,6 +35,7 @@ from dexnet_ros.frame_sync import Frame, FrameSync
 from dexnet_ros.markers import grasp_markers
 from dexnet_ros.msg import GraspArray
 from dexnet_ros.parameters import HEATMAP_PARAMS, MODEL_PARAMS, declare, planner_config
+from dexnet_ros.spin import one_line, run_node
 from dexnet_ros.srv import PlanGrasps, ScoreCrops
 
 DEFAULT_MODELS = {"parallel_jaw": "dexnet2_pj_small", "suction": "dexnet3_suction_small"}
@@ -58,11 +58,6 @@ def load_model(values: dict[str, Any]) -> tuple[GraspQualityModel, str]:
     if gqm.gripper != values["gripper"]:
         raise ValueError(f"model '{name}' is a {gqm.gripper} model but gripper={values['gripper']}")
     return gqm, device
-
-
-def one_line(exc: BaseException) -> str:
-    """First line of an exception message (torch's unpickling errors span many lines)."""
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 class HeatmapNode(Node):
@@ -234,24 +229,4 @@ class HeatmapNode(Node):
 
 def main(args: list[str] | None = None) -> int:
     """Run the node; 0 on SIGINT/SIGTERM, 1 if the model cannot be loaded or a parameter is invalid."""
-    # before rclpy.init: rclpy's own SIGTERM handler shuts the context down, then chains to this one
-    # (instead of the default action, which would kill the process with status -15)
-    signal.signal(signal.SIGTERM, lambda *_: rclpy.try_shutdown())
-    rclpy.init(args=args)
-    try:
-        node = HeatmapNode()
-    except (DexnetError, ValueError, rclpy.exceptions.ParameterException) as exc:
-        rclpy.logging.get_logger("heatmap_node").error(f"cannot start: {one_line(exc)}")
-        rclpy.try_shutdown()
-        return 1
-    executor = MultiThreadedExecutor(num_threads=3)
-    executor.add_node(node)
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        executor.shutdown(timeout_sec=1.0)
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return run_node(HeatmapNode, "heatmap_node", lambda: MultiThreadedExecutor(num_threads=3), args)

@@ -1,0 +1,46 @@
+"""The shared `main()` body of the nodes: start-up errors in one line, clean exit on SIGINT / SIGTERM."""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Callable
+
+import rclpy
+from rclpy.executors import Executor, ExternalShutdownException
+from rclpy.node import Node
+
+from dexnet_core.errors import DexnetError
+
+STARTUP_ERRORS = (DexnetError, ValueError, ImportError, rclpy.exceptions.ParameterException)
+
+
+def one_line(exc: BaseException) -> str:
+    """First line of an exception message (torch's unpickling errors span many lines)."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def run_node(make_node: Callable[[], Node], name: str, make_executor: Callable[[], Executor],
+             args: list[str] | None = None) -> int:
+    """Build the node and its executor (after rclpy.init) and spin; 0 on SIGINT/SIGTERM, 1 if the node
+    cannot start."""
+    # before rclpy.init: rclpy's own SIGTERM handler shuts the context down, then chains to this one
+    # (instead of the default action, which would kill the process with status -15)
+    signal.signal(signal.SIGTERM, lambda *_: rclpy.try_shutdown())
+    rclpy.init(args=args)
+    try:
+        node = make_node()
+    except STARTUP_ERRORS as exc:
+        rclpy.logging.get_logger(name).error(f"cannot start: {one_line(exc)}")
+        rclpy.try_shutdown()
+        return 1
+    executor = make_executor()
+    executor.add_node(node)
+    try:
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        executor.shutdown(timeout_sec=1.0)
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
