@@ -278,8 +278,26 @@ def load_checkpoint(path_or_name: str | Path, device: str | torch.device = "cpu"
         model.load_state_dict(state)
     except (RuntimeError, TypeError) as exc:
         raise CheckpointError(f"{path}: weights do not fit {arch} {arch_kwargs}: {exc}") from exc
+    flush_subnormals(model)
     model.to(device).eval()
     return GraspQualityModel(model=model, arch=arch, arch_kwargs=arch_kwargs, **fields)
+
+
+@torch.no_grad()
+def flush_subnormals(model: nn.Module) -> int:
+    """Set subnormal floating-point parameters to 0 and return how many there were.
+
+    Weight decay leaves dead weights at ~1e-40; on x86 CPUs every multiply with such a value takes a slow
+    microcode path (a trained 16-channel GQ-CNN with 36% subnormal fc weights ran its heatmaps 10-20x
+    slower). Zeroing them changes no output by more than ~1e-38.
+    """
+    count = 0
+    for p in model.parameters():
+        if p.is_floating_point():
+            tiny = p.abs() < torch.finfo(p.dtype).tiny
+            count += int(tiny.sum())
+            p[tiny] = 0.0
+    return count
 
 
 def load_training_state(path: str | Path) -> dict:

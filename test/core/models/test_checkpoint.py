@@ -107,3 +107,17 @@ def test_corrupt_missing_and_foreign_files(tmp_path):
         load_checkpoint(foreign)
     with pytest.raises(ValueError, match="unknown override"):
         load_checkpoint(tmp_path / "good.pt", colour="red")
+
+
+def test_loading_flushes_subnormal_weights(tmp_path):
+    gqm = small_gqm()
+    with torch.no_grad():
+        gqm.model.fc.weight[0, :5] = 1e-40  # what weight decay leaves on dead weights
+        gqm.model.fc.weight[1, 0] = 2e-38  # smallest normal floats stay
+    crops, z = 0.7 + 0.004 * np.random.default_rng(0).standard_normal((6, 32, 32)), np.full(6, 0.69)
+    before = gqm.score(crops.astype(np.float32), z)
+    loaded = load_checkpoint(save_checkpoint(tmp_path / "m.pt", gqm))
+    w = loaded.model.fc.weight.detach()
+    assert (w[0, :5] == 0).all() and float(w[1, 0]) == pytest.approx(2e-38)
+    assert ((w != 0) & (w.abs() < torch.finfo(torch.float32).tiny)).sum() == 0
+    np.testing.assert_allclose(loaded.score(crops.astype(np.float32), z), before, atol=1e-6)
