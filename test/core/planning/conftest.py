@@ -43,6 +43,22 @@ def _one_torch_thread():
     torch.set_num_threads(threads)
 
 
+def quaternion_matrix(q) -> np.ndarray:
+    """Rotation matrix (3, 3) of a unit quaternion (x, y, z, w), written out independently of the library."""
+    x, y, z, w = q
+    return np.array([
+        [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+        [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+        [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
+    ])
+
+
+@pytest.fixture
+def quat_matrix():
+    """The function ``quaternion_matrix(q)``: (x, y, z, w) -> (3, 3) rotation matrix."""
+    return quaternion_matrix
+
+
 @pytest.fixture
 def camera() -> CameraIntrinsics:
     """160x120 intrinsics, f = 200 px."""

@@ -15,16 +15,7 @@ from dexnet_core.planning.grasp import (
 )
 
 
-def _matrix(q):
-    x, y, z, w = q
-    return np.array([
-        [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-        [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-        [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
-    ])
-
-
-def test_quaternion_known_rotations():
+def test_quaternion_known_rotations(quat_matrix):
     np.testing.assert_allclose(quaternion_from_matrix(np.eye(3)), [0, 0, 0, 1])
     rz90 = np.array([[0, -1, 0], [1, 0, 0], [0, 0, 1]], float)
     s = math.sqrt(0.5)
@@ -35,7 +26,7 @@ def test_quaternion_known_rotations():
     for _ in range(20):
         q = rng.normal(size=4)
         q /= np.linalg.norm(q)
-        back = quaternion_from_matrix(_matrix(q))
+        back = quaternion_from_matrix(quat_matrix(q))
         np.testing.assert_allclose(back, q if q[3] >= 0 else -q, atol=1e-9)
 
 

@@ -21,15 +21,6 @@ def _hand_rescaled(depth: np.ndarray, width: int, height: int) -> np.ndarray:
     return out[0, 0].numpy()
 
 
-def _matrix(q):
-    x, y, z, w = q
-    return np.array([
-        [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-        [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-        [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
-    ])
-
-
 @pytest.mark.parametrize("gripper, uses_depth, padding", [
     ("suction", False, "valid"), ("parallel_jaw", True, "valid"), ("suction", False, "same"),
 ])
@@ -97,7 +88,7 @@ def _ridge_gqm() -> GraspQualityModel:
 
 
 @pytest.mark.parametrize("bar_angle_deg", [33.75, 101.25])
-def test_best_jaw_angle_is_across_a_ridge(bar_angle_deg, tiny_gqm, box_scene, camera):
+def test_best_jaw_angle_is_across_a_ridge(bar_angle_deg, tiny_gqm, box_scene, camera, quat_matrix):
     # f = 175 px: the scene is already at the network scale (factor 1)
     camera = CameraIntrinsics(175.0, 175.0, 79.5, 59.5, 160, 120)
     v, u = np.mgrid[0:120, 0:160].astype(np.float64)
@@ -113,7 +104,7 @@ def test_best_jaw_angle_is_across_a_ridge(bar_angle_deg, tiny_gqm, box_scene, ca
     assert diff < 1e-6, (math.degrees(best.angle), math.degrees(expected))
     u0, v0 = best.center_px
     assert abs(-(u0 - 80) * math.sin(a) + (v0 - 60) * math.cos(a)) < 16  # the crop holds the bar
-    r = _matrix(best.orientation)
+    r = quat_matrix(best.orientation)
     np.testing.assert_allclose(r[:, 1], [math.cos(best.angle), math.sin(best.angle), 0.0], atol=1e-9)
     np.testing.assert_allclose(r[:, 2], [0.0, 0.0, 1.0], atol=1e-9)
 
@@ -132,14 +123,14 @@ def test_positions_are_deprojected_centres(gripper, tiny_gqm, box_scene, camera)
         assert g.gripper == gripper and g.width == (0.0 if gripper == "suction" else 0.05)
 
 
-def test_suction_approaches_along_the_surface_normal(tiny_gqm, box_scene, camera):
+def test_suction_approaches_along_the_surface_normal(tiny_gqm, box_scene, camera, quat_matrix):
     n = np.array([0.2, -0.3, -1.0])
     n /= np.linalg.norm(n)
     rays = camera.pixel_rays().astype(np.float64)
     depth = ((-0.7 / np.linalg.norm([0.2, -0.3, -1.0])) / (rays @ n) * rays[..., 2]).astype(np.float32)
     result = GraspPlanner(tiny_gqm("suction"), PlannerConfig(top_k=3)).plan(depth, camera)
     for g in result.grasps:
-        np.testing.assert_allclose(_matrix(g.orientation)[:, 2], -n, atol=2e-3)
+        np.testing.assert_allclose(quat_matrix(g.orientation)[:, 2], -n, atol=2e-3)
 
 
 @pytest.mark.parametrize("inpaint", [True, False])
