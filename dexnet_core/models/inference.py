@@ -71,7 +71,7 @@ class InferencePlan:
             if weight.ndim == 2:
                 weight = conv.weight
             x = x.contiguous(memory_format=_CL)
-            if relu and _FUSED_CONV is not None:  # oneDNN conv with a ReLU post-op: one pass fewer
+            if relu and _FUSED_CONV is not None and x.is_cpu:  # oneDNN conv + ReLU post-op: one pass fewer
                 return _FUSED_CONV(x, weight, conv.bias, [pad, pad], [1, 1], [dilation, dilation], 1,
                                    "relu", [], "")
             out = F.conv2d(x, weight, conv.bias, padding=pad, dilation=dilation)
