@@ -96,6 +96,7 @@ class TrainingConfig:
     checkpoint_every_steps: int = 500    # write last.pt this often (resume loses at most this many steps)
     eval_every_steps: int | None = None  # also validate every N steps (default: per epoch only)
     cache_dir: str | None = None         # memmap cache folder (default <dataset>/cache)
+    init_checkpoint: str | None = None   # start from these weights and normalisation (fine-tuning)
 
     def __post_init__(self) -> None:
         if not self.dataset_path:

@@ -37,7 +37,7 @@ from dexnet_core.data.shards import (
     read_dataset_yaml,
 )
 from dexnet_core.data.splits import Split, make_split
-from dexnet_core.errors import ConfigError, DatasetError, DexnetError, MissingExtraError
+from dexnet_core.errors import CheckpointError, ConfigError, DatasetError, DexnetError, MissingExtraError
 from dexnet_core.models import get_model
 from dexnet_core.models.checkpoint import (
     GraspQualityModel,
@@ -143,6 +143,20 @@ def _build_model(cfg: TrainConfig) -> torch.nn.Module:
         raise ConfigError(f"model_kwargs {cfg.model_kwargs} do not fit model {cfg.model!r}: {exc}") from exc
 
 
+def _load_init_checkpoint(cfg: TrainConfig, dev: torch.device) -> GraspQualityModel:
+    """The checkpoint (file or shipped name) a fine-tuning run starts from; ConfigError unless it holds the
+    config's architecture."""
+    path = cfg.training.init_checkpoint
+    try:
+        init = load_checkpoint(path, device=dev)
+    except CheckpointError as exc:
+        raise ConfigError(f"training.init_checkpoint: {exc}") from exc
+    if init.arch != cfg.model or init.arch_kwargs != dict(cfg.model_kwargs):
+        raise ConfigError(f"training.init_checkpoint {path} holds {init.arch} {init.arch_kwargs}, but the "
+                          f"config trains {cfg.model} {dict(cfg.model_kwargs)}")
+    return init
+
+
 def _choose_split(cfg: TrainConfig, data: CachedDataset) -> Split:
     t = cfg.training
     kind = t.split
@@ -183,6 +197,9 @@ def train(cfg: TrainConfig, device: str = "auto", resume: bool = False) -> Train
         state = load_training_state(last_path)
         settings = DataSettings(**state["data_settings"])
         model = gqm.model
+    elif t.init_checkpoint:
+        init = _load_init_checkpoint(cfg, dev)
+        model = init.model
     else:
         model = _build_model(cfg).to(dev)
     uses_depth = bool(model.uses_depth)
@@ -199,7 +216,8 @@ def train(cfg: TrainConfig, device: str = "auto", resume: bool = False) -> Train
     if len(val_idx) == 0:
         raise DatasetError(f"{t.dataset_path}: the {split.kind} split leaves no validation datapoints")
     if not resume:
-        norm = compute_normalization(data, train_idx, settings, t.seed, uses_depth)
+        norm = init.norm if t.init_checkpoint else compute_normalization(data, train_idx, settings, t.seed,
+                                                                         uses_depth)
         meta = {"dataset": str(Path(t.dataset_path).resolve()), "dataset_hash": dataset_fingerprint(data),
                 "num_datapoints": data.num_datapoints, "split": split.kind, "train_size": int(len(train_idx)),
                 "val_size": int(len(val_idx)), "positive_fraction": float(positive[train_idx].mean())}

@@ -92,3 +92,36 @@ def test_dataset_yaml_supplies_defaults(config_dict, dataset):
     gqm = load_checkpoint(result.run_dir / "last.pt")
     assert gqm.gripper == "suction" and gqm.threshold == pytest.approx(0.003)
     assert (gqm.norm.im_mean, gqm.norm.im_std) == (0.69, 0.01)
+
+
+def test_init_checkpoint_fine_tunes_from_weights_and_normalisation(config_dict):
+    config_dict["training"].update(max_steps=5)
+    first = train(config_from_dict(config_dict, ["outputs.save_name=first"]), device="cpu")
+    start = load_checkpoint(first.run_dir / "last.pt")
+    init = str(first.run_dir / "last.pt")
+    tuned = train(config_from_dict(config_dict, ["outputs.save_name=tuned", "training.max_steps=1",
+                                                 f"training.init_checkpoint={init}"]), device="cpu")
+    after = load_checkpoint(tuned.run_dir / "last.pt")
+    assert after.norm == start.norm
+    tuned_state = after.model.state_dict()
+    moved = [(tuned_state[k] - v).abs().max().item() for k, v in start.model.state_dict().items()]
+    assert 0 < max(moved) < 0.05  # one small step away from the initial weights, not a fresh model
+    with pytest.raises(ConfigError, match="init_checkpoint.*holds gqcnn_small"):
+        train(config_from_dict(config_dict, ["outputs.save_name=wide", "model_kwargs.channels=16",
+                                             f"training.init_checkpoint={init}"]), device="cpu")
+    with pytest.raises(ConfigError, match="init_checkpoint.*no such checkpoint"):
+        train(config_from_dict(config_dict, ["outputs.save_name=missing",
+                                             "training.init_checkpoint=nowhere.pt"]), device="cpu")
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_mixed_precision_training_on_cuda(config_dict):
+    config_dict["model_kwargs"]["uses_depth"] = True
+    result = train(config_from_dict(config_dict, ["outputs.save_name=cuda"]), device="cuda")
+    assert result.val["accuracy"] > 0.9
+    gqm = load_checkpoint(result.run_dir / "best.pt")  # a CUDA-trained checkpoint loads on the CPU
+    assert next(gqm.model.parameters()).device.type == "cpu"
+    resumed = train(config_from_dict(config_dict, ["outputs.save_name=cuda", "training.num_epochs=3"]),
+                    device="cpu", resume=True)
+    assert resumed.epoch == 3
