@@ -1,7 +1,7 @@
 """Planner latency on 640x480 synthetic depth frames: p50 / p90 total and per stage.
 
 Frames: a table at ~0.7 m with random boxes and cylinders, depth noise and 10% missing pixels.
-Models: the shipped defaults when present, else a randomly initialised gqcnn_small (channels 16, fc 256),
+Models: the shipped defaults when present, else a randomly initialised gqcnn_small (channels 32, fc 256),
 which has the shipped models' layout and therefore their cost (the report says which one ran).
 Stages are wall-clock seconds; "cpu time" (all threads) shows how much a busy machine inflated them.
 ``--depth-model`` adds a parallel-jaw model with a gripper-depth input (``--depth-bins`` per pixel).
@@ -60,7 +60,7 @@ def planner_for(gripper: str, config: PlannerConfig, uses_depth: bool = False) -
         if gqm.uses_depth == uses_depth:
             return GraspPlanner(gqm, config), name
     torch.manual_seed(0)
-    kwargs = {"channels": 16, "fc_size": 256, "uses_depth": uses_depth}
+    kwargs = {"channels": 32, "fc_size": 256, "uses_depth": uses_depth}
     norm = DEXNET3_NORM if gripper == "suction" else DEXNET2_NORM
     if uses_depth:
         norm = Normalization(norm.im_mean, norm.im_std, z_mean=0.72, z_std=0.03)
