@@ -93,8 +93,26 @@ PLANNER_PARAMS = (
     ParamSpec("training_depth_m", 0.7, "camera distance at which crop_size_px holds, m", 0.01, 20.0),
     ParamSpec("training_focal_px", 525.0, "focal length of the training camera, px", 1.0, 10000.0),
     ParamSpec("stride", 4, "heatmap stride in network pixels", 1, 32),
-    ParamSpec("jaw_width_m", 0.05, "parallel-jaw opening reported with each grasp, m", 0.001, 1.0),
+    ParamSpec("jaw_width_m", 0.08, "parallel-jaw opening: reported with each grasp and checked for "
+              "clearance, m", 0.001, 1.0),
     ParamSpec("normal_window_px", 7, "suction: window side for the surface normal, px", 3, 101),
+    ParamSpec("clearance_check", True, "skip grasps whose gripper would hit the observed surface on its "
+              "way down"),
+    ParamSpec("finger_size_m", [0.014, 0.021], "parallel jaw: finger [thickness along, width across] the "
+              "jaw axis, m"),
+    ParamSpec("fingertip_depth_m", 0.012, "parallel jaw: fingertips reach this far past the grasp centre, m",
+              0.0, 1.0),
+    ParamSpec("finger_length_m", 0.046, "parallel jaw: from the fingertips up to the palm's underside, m",
+              0.0, 1.0),
+    ParamSpec("palm_size_m", [0.204, 0.063], "parallel jaw: palm footprint [length along, width across] the "
+              "jaw axis, m"),
+    ParamSpec("jaw_clearance_margin_m", 0.003, "parallel jaw: fingertips may end this far below the surface "
+              "under the fingers, m", 0.0, 1.0),
+    ParamSpec("cup_radius_m", 0.01, "suction: radius of the cup and tool (a cylinder along the approach), m",
+              0.001, 1.0),
+    ParamSpec("cup_length_m", 0.1, "suction: length of that cylinder behind the lip, m", 0.001, 1.0),
+    ParamSpec("suction_clearance_margin_m", 0.006, "suction: observed surface may lie this far in front of "
+              "the cup, m", 0.0, 1.0),
 )
 HEATMAP_PARAMS = MODEL_PARAMS + NODE_PARAMS + PLANNER_PARAMS
 

@@ -30,8 +30,23 @@ class PlannerConfig:
     exact_fc: bool = False  # 'same'-padded nets (dexnet_base, gqcnn_dexnet2): True scores every crop as the
     # crop-wise GQ-CNN does (crop-loop speed), False uses the whole-image map of the reference FC-GQ-CNN
     # (fast; differs only near crop borders). 'valid'-padded nets (gqcnn_small) are exact either way.
-    jaw_width_m: float = 0.05  # parallel-jaw opening reported with each grasp
+    jaw_width_m: float = 0.08  # parallel-jaw opening: reported with each grasp, and where the clearance
+    # check puts the fingers (Franka hand fully open, as in the training labels)
     normal_window_px: int = 7  # suction: side of the window the surface normal is fitted on
+    clearance_check: bool = True  # skip grasps whose gripper would hit the observed surface on its way down
+    # (see clearance.py); parallel jaw: the gripper depth stops where the fingertips meet that surface
+    finger_size_m: tuple[float, float] = (0.014, 0.021)  # parallel jaw: finger cross-section (thickness
+    # along the jaw axis, width across it), Franka hand
+    fingertip_depth_m: float = 0.012  # parallel jaw: how far the fingertips reach past the grasp centre
+    finger_length_m: float = 0.046  # parallel jaw: from the fingertips up to the palm's underside
+    palm_size_m: tuple[float, float] = (0.204, 0.063)  # parallel jaw: palm (hand body) footprint, length
+    # along the jaw axis and width across it, Franka hand
+    jaw_clearance_margin_m: float = 0.003  # parallel jaw: fingertips may end this far below the surface
+    # observed under the fingers (sensor noise, compliance)
+    cup_radius_m: float = 0.01  # suction: radius of the cup and tool, a cylinder along the approach
+    cup_length_m: float = 0.1  # suction: length of that cylinder behind the lip
+    suction_clearance_margin_m: float = 0.006  # suction: observed surface may lie this far in front of the
+    # cup (lip at the contact): what the lip can conform to
 
     def __post_init__(self) -> None:
         _positive_int(self, "num_angles", "depth_bins", "top_k", "crop_size_px", "stride", "suction_stride",
@@ -50,9 +65,16 @@ class PlannerConfig:
                 "planner workspace needs 0 <= min_depth_m < max_depth_m, "
                 f"got {self.min_depth_m}, {self.max_depth_m}"
             )
-        for name in ("training_depth_m", "training_focal_px", "jaw_width_m"):
+        for name in ("training_depth_m", "training_focal_px", "jaw_width_m", "cup_radius_m", "cup_length_m"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"planner.{name} must be > 0, got {getattr(self, name)}")
+        for name in ("finger_size_m", "palm_size_m"):
+            if len(getattr(self, name)) != 2 or not all(x > 0 for x in getattr(self, name)):
+                raise ValueError(f"planner.{name} must be two sizes > 0, got {getattr(self, name)}")
+        for name in ("fingertip_depth_m", "finger_length_m", "jaw_clearance_margin_m",
+                     "suction_clearance_margin_m"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"planner.{name} must be >= 0, got {getattr(self, name)}")
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> PlannerConfig:
@@ -62,7 +84,7 @@ class PlannerConfig:
         if unknown:
             raise ValueError(f"unknown planner option(s) {unknown}; valid: {sorted(known)}")
         values = dict(values)
-        for key in ("depth_offsets", "roi"):
+        for key in ("depth_offsets", "roi", "finger_size_m", "palm_size_m"):
             if values.get(key) is not None:
                 values[key] = tuple(values[key])
         return cls(**values)

@@ -78,7 +78,7 @@ class AngleGrid:
 
     angle: float  # rad, jaw axis in the image
     quality: np.ndarray  # (Ho, Wo) float32, best over gripper depths
-    gripper_depth: np.ndarray  # (Ho, Wo) float32 m, depth of that best bin (NaN: model has no depth input)
+    gripper_depth: np.ndarray  # (Ho, Wo) float32 m, parallel-jaw gripper depth of each cell (NaN: suction)
     to_input: np.ndarray  # (2, 3) affine: input (u, v) = to_input @ (j, i, 1)
 
     def cell_centers(self) -> tuple[np.ndarray, np.ndarray]:

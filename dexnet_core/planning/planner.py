@@ -12,6 +12,14 @@ surface depths plus ``depth_offsets`` go through the network as one batch per an
 best bin whose depth lies ``depth_offsets`` beyond the surface at the cell centre (widened to half the bin
 spacing, or else the nearest bin). Without a depth input a parallel-jaw grasp is placed at the surface
 plus the middle of ``depth_offsets``; a suction grasp at the surface.
+
+Clearance (``clearance_check``, see clearance.py): the gripper goes no deeper than it can. A parallel-jaw
+cell's depth limit is where its fingertips, at the jaw opening, meet the surface observed under the fingers
+(plus a margin); it keeps the best admissible bin within the limit, or else is made at the limit and scored
+by the bin nearest to it (a low object on the table); a cell blocked above its own surface (a neighbour, a
+wall, the object too wide for the jaws) is dropped. A suction cell is dropped when the observed surface
+lies in front of the cup (a cylinder along the approach, lip at the contact) by more than a margin.
+Dropped cells score -1 (never selected, 0 in the heatmap), so the next-best grasp is chosen.
 """
 
 from __future__ import annotations
@@ -27,6 +35,15 @@ import torch
 
 from dexnet_core.camera import CameraIntrinsics
 from dexnet_core.errors import NoValidGraspError
+from dexnet_core.planning.clearance import (
+    cup_footprint,
+    cup_gap,
+    finger_footprint,
+    footprint_min_depth,
+    rect_footprint,
+    sample_step_m,
+    surface_normals,
+)
 from dexnet_core.planning.config import PlannerConfig
 from dexnet_core.planning.grasp import (
     Grasp,
@@ -144,7 +161,9 @@ class GraspPlanner:
         clock.lap("rescale")
 
         bins = _depth_bins(surface_depths, cfg) if self.gqm.model.uses_depth else None
-        grids = [self._angle_grid(angle, scene, scale, region, filled, bins) for angle in self.angles]
+        footprints = self._footprints(intrinsics, surface_depths) if cfg.clearance_check else []
+        grids = [self._angle_grid(angle, scene, scale, region, filled, bins, cand, intrinsics, footprints)
+                 for angle in self.angles]
         clock.lap("network")
 
         picks = self._select(grids, cand, k)
@@ -162,38 +181,75 @@ class GraspPlanner:
         return PlanResult(grasps, heatmap, clock.timings, scale)
 
     # ---- stages -----------------------------------------------------------------------------------------
+    def _footprints(self, intrinsics: CameraIntrinsics, surface_depths: np.ndarray
+                    ) -> list[tuple[np.ndarray, float]]:
+        """Clearance footprints of this gripper: (samples, m, in the grasp frame ((m, 2), parallel jaw) or
+        the cup's approach frame ((m, 3), suction); height of their underside above the fingertips, m),
+        2 px apart (palm: 4 px) at the nearest candidate surface."""
+        cfg = self.config
+        step = sample_step_m(intrinsics, float(surface_depths.min()), spacing_px=2.0)
+        if self.gqm.gripper == "suction":
+            return [(cup_footprint(cfg.cup_radius_m, cfg.cup_length_m, step), 0.0)]
+        length, width = cfg.palm_size_m
+        palm = rect_footprint((-width / 2, width / 2), (-length / 2, length / 2), 2 * step)
+        fingers = finger_footprint(cfg.jaw_width_m, cfg.finger_size_m, step)
+        return [(fingers, 0.0), (palm, cfg.finger_length_m)]
+
     def _angle_grid(self, angle: float, scene: torch.Tensor, scale: SceneScale,
-                    region: tuple[int, int, int, int], filled: np.ndarray, bins: np.ndarray | None
+                    region: tuple[int, int, int, int], filled: np.ndarray, bins: np.ndarray | None,
+                    cand: np.ndarray, intrinsics: CameraIntrinsics, footprints: list[tuple[np.ndarray, float]]
                     ) -> AngleGrid:
-        """Score every cell of the canvas for ``angle``; with a depth input, the best admissible bin."""
-        stride, exact = self.stride, self.config.exact_fc
+        """Score every cell of the canvas for ``angle``; with a depth input, the best admissible bin.
+        With clearance ``footprints``, cells on candidate pixels whose gripper would hit the scene score -1
+        (parallel jaw: unless a shallower depth clears)."""
+        cfg, stride, exact = self.config, self.stride, self.config.exact_fc
         canvas = make_canvas(angle, region, stride)
         to_input = cell_to_input(canvas, scale, stride)
         im = canvas.sample(scene)
         with torch.inference_mode():
-            if bins is None:
-                q = self.gqm.heatmap(im, None, stride=stride, exact=exact)[0].float().cpu().numpy()
-                return AngleGrid(angle, q, np.full_like(q, np.nan), to_input)
-            z = torch.as_tensor(bins, dtype=torch.float32, device=self.device)
-            qb = self.gqm.heatmap(im, z[None], stride=stride, exact=exact)[0].float().cpu().numpy()
-        surface = _lookup(filled, *cell_centers(to_input, grid_shape(canvas, stride)))
-        allowed = _admissible(bins, surface, self.config.depth_offsets)  # (K, Ho, Wo)
-        qb = np.where(allowed, qb, -1.0)
-        best = qb.argmax(axis=0)
-        q = np.take_along_axis(qb, best[None], axis=0)[0].astype(np.float32)
-        return AngleGrid(angle, q, bins[best].astype(np.float32), to_input)
+            z = None if bins is None else torch.as_tensor(bins, dtype=torch.float32, device=self.device)[None]
+            qb = self.gqm.heatmap(im, z, stride=stride, exact=exact)[0].float().cpu().numpy()
+        u, v = cell_centers(to_input, grid_shape(canvas, stride))
+        surface = _lookup(filled, u, v)
+        on = _on_candidates(u, v, cand) if footprints else None  # the clearance check's cells
+        if self.gqm.gripper == "suction":
+            if footprints:
+                (cup, _), = footprints
+                normals = surface_normals(filled, intrinsics, u[on], v[on], cfg.normal_window_px)
+                clear = np.ones(u.shape, dtype=bool)
+                clear[on] = cup_gap(filled, intrinsics, u[on], v[on], surface[on], -normals, cup) \
+                    >= -cfg.suction_clearance_margin_m
+                qb = np.where(clear, qb, -1.0).astype(np.float32)
+            return AngleGrid(angle, qb, np.full_like(qb, np.nan), to_input)
+        reach = None  # how deep the fingertips get before they meet the observed surface
+        if footprints:
+            reach = np.full(u.shape, np.inf)
+            for samples, height in footprints:
+                seen = footprint_min_depth(filled, intrinsics, u[on], v[on], surface[on], samples, angle)
+                reach[on] = np.minimum(reach[on], seen + height)
+        lo, hi = cfg.depth_offsets
+        # deepest grasp-centre depth whose fingertips clear the surface under the fingers
+        limit = None if reach is None else reach - cfg.fingertip_depth_m + cfg.jaw_clearance_margin_m
+        if bins is None:
+            q, depth = qb, surface + 0.5 * (lo + hi)
+        else:
+            allowed = _admissible(bins, surface, cfg.depth_offsets)  # (K, Ho, Wo)
+            if limit is not None:
+                allowed = _clear_bins(bins, allowed, limit)
+            qb = np.where(allowed, qb, -1.0)
+            best = qb.argmax(axis=0)
+            q, depth = np.take_along_axis(qb, best[None], axis=0)[0], bins[best]
+        if limit is not None:  # stop where the fingers meet the scene; blocked above the surface: drop
+            depth = np.minimum(depth, limit)
+            q = np.where(limit >= surface, q, -1.0)
+        return AngleGrid(angle, q.astype(np.float32), depth.astype(np.float32), to_input)
 
     def _select(self, grids: list[AngleGrid], cand: np.ndarray, k: int) -> list[tuple[int, int, int]]:
         """(grid index, row, col) of the top-k cells after NMS, among cells centred on candidate pixels."""
-        h, w = cand.shape
         qs, us, vs, keys = [], [], [], []
         for g, grid in enumerate(grids):
             u, v = grid.cell_centers()
-            pu, pv = np.rint(u).astype(np.int64), np.rint(v).astype(np.int64)
-            inside = (pu >= 0) & (pu < w) & (pv >= 0) & (pv < h)
-            ok = np.zeros_like(inside)
-            ok[inside] = cand[pv[inside], pu[inside]]
-            i, j = np.nonzero(ok)
+            i, j = np.nonzero(_on_candidates(u, v, cand))
             qs.append(grid.quality[i, j])
             us.append(u[i, j])
             vs.append(v[i, j])
@@ -213,8 +269,7 @@ class GraspPlanner:
             normal = surface_normal(filled, intrinsics, u, v, cfg.normal_window_px)
             rot, depth, angle, width = approach_frame(-normal), surface, 0.0, 0.0
         else:
-            gd = float(grid.gripper_depth[i, j])
-            depth = gd if math.isfinite(gd) else surface + 0.5 * sum(cfg.depth_offsets)
+            depth = float(grid.gripper_depth[i, j])
             rot, angle, width = parallel_jaw_frame(grid.angle), grid.angle, cfg.jaw_width_m
         position = intrinsics.deproject(np.array([[u, v]]), np.array([depth]))[0]
         return Grasp(
@@ -256,6 +311,16 @@ def _scene_region(box: tuple[int, int, int, int], scale: SceneScale) -> tuple[in
             min(scale.width - 1, math.ceil(x1)), min(scale.height - 1, math.ceil(y1)))
 
 
+def _on_candidates(u: np.ndarray, v: np.ndarray, cand: np.ndarray) -> np.ndarray:
+    """Bool mask (shape of u): cells whose centre (u, v) rounds to a candidate pixel of (H, W) ``cand``."""
+    h, w = cand.shape
+    pu, pv = np.rint(u).astype(np.int64), np.rint(v).astype(np.int64)
+    inside = (pu >= 0) & (pu < w) & (pv >= 0) & (pv < h)
+    ok = np.zeros_like(inside)
+    ok[inside] = cand[pv[inside], pu[inside]]
+    return ok
+
+
 def _lookup(image: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     """Values of (H, W) ``image`` at the pixels nearest to (u, v), clipped to the image."""
     h, w = image.shape
@@ -269,6 +334,14 @@ def _depth_bins(surface_depths: np.ndarray, cfg: PlannerConfig) -> np.ndarray:
     lo = float(surface_depths.min()) + cfg.depth_offsets[0]
     hi = float(surface_depths.max()) + cfg.depth_offsets[1]
     return np.linspace(lo, hi, cfg.depth_bins)
+
+
+def _clear_bins(bins: np.ndarray, admissible: np.ndarray, limit: np.ndarray) -> np.ndarray:
+    """(K, Ho, Wo) bool: the ``admissible`` bins no deeper than ``limit`` (Ho, Wo); where there are none,
+    the bin nearest to the limit (the grasp is then made at the limit)."""
+    clear = admissible & (bins[:, None, None] <= limit[None])
+    dist = np.abs(bins[:, None, None] - limit[None])
+    return np.where(clear.any(axis=0), clear, dist == dist.min(axis=0, keepdims=True))
 
 
 def _admissible(bins: np.ndarray, surface: np.ndarray, offsets: tuple[float, float]) -> np.ndarray:

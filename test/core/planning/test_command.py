@@ -44,7 +44,7 @@ def test_plan_png_with_camera_info_and_mask(tmp_path, checkpoint, box_scene):
         "  data: [200.0, 0.0, 79.5, 0.0, 200.0, 59.5, 0.0, 0.0, 1.0]\n")
     rc = main(["plan", str(tmp_path / "scene.png"), "--camera-info", str(tmp_path / "cam.yaml"),
                "--model", str(checkpoint), "--mask", str(tmp_path / "mask.png"), "--out", str(tmp_path),
-               "--num-angles", "2", "--stride", "2"])
+               "--num-angles", "2", "--stride", "2", "--no-clearance"])
     assert rc == 0
     grasps = json.loads((tmp_path / "scene_grasps.json").read_text())["grasps"]
     for g in grasps:  # the mask leaves only the box top

@@ -1,0 +1,138 @@
+"""Gripper clearance on the observed depth image: would the gripper hit the scene on its way to a grasp?
+
+A gripper moving along its approach onto a grasp first meets the surface seen under its footprint.
+Parallel jaw (approach = optical axis): the footprints of the two fingers at the jaw opening and of the
+palm above them lie in the image plane; ``footprint_min_depth`` is the nearest observed depth under one.
+Suction (approach = -surface normal): the cup is a cylinder along the approach with its lip disk at the
+contact; ``cup_gap`` is how far the observed surface lies behind (+) or in front of (-) it.
+Footprints are sampled about every 2 input pixels, scaled to pixels at each candidate's own depth and read
+from the hole-free depth image; samples outside the image take the nearest border pixel. Everything is
+vectorised over candidates.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from dexnet_core.camera import CameraIntrinsics
+
+
+def finger_footprint(opening_m: float, finger_size_m: tuple[float, float], step_m: float) -> np.ndarray:
+    """(m, 2) sample points (x, y) metres of both finger cross-sections in the grasp frame.
+
+    y is the jaw axis: a finger spans |y| in [opening/2, opening/2 + thickness] and |x| <= width/2, with
+    ``finger_size_m`` = (thickness along the jaw axis, width across it).
+    """
+    thickness, width = finger_size_m
+    one = rect_footprint((-width / 2, width / 2), (opening_m / 2, opening_m / 2 + thickness), step_m)
+    return np.concatenate([one, one * [1.0, -1.0]])
+
+
+def rect_footprint(x_range: tuple[float, float], y_range: tuple[float, float], step_m: float) -> np.ndarray:
+    """(m, 2) sample points (x, y) metres of an axis-aligned rectangle of the grasp frame, at most ``step_m``
+    apart, edges included."""
+    xs = np.linspace(*x_range, _count(x_range[1] - x_range[0], step_m))
+    ys = np.linspace(*y_range, _count(y_range[1] - y_range[0], step_m))
+    x, y = np.meshgrid(xs, ys)
+    return np.stack([x.ravel(), y.ravel()], axis=1)
+
+
+def disk_footprint(radius_m: float, step_m: float) -> np.ndarray:
+    """(m, 2) sample points (x, y) metres filling a disk of ``radius_m``: a square grid at most ``step_m``
+    apart clipped to the disk, plus its rim."""
+    n = _count(2 * radius_m, step_m)
+    xs = np.linspace(-radius_m, radius_m, n)
+    x, y = np.meshgrid(xs, xs)
+    inside = x**2 + y**2 < radius_m**2
+    return np.concatenate([np.stack([x[inside], y[inside]], axis=1), _rim(radius_m, step_m)])
+
+
+def cup_footprint(radius_m: float, length_m: float, step_m: float) -> np.ndarray:
+    """(m, 3) sample points (x, y, z) metres of a cylindrical cup and tool in its approach frame (z = the
+    approach, lip at z = 0): the lip disk, and rims every ``radius_m`` back along the tool to ``length_m``."""
+    lip = disk_footprint(radius_m, step_m)
+    rim = _rim(radius_m, step_m)
+    backs = np.linspace(0.0, length_m, _count(length_m, radius_m))[1:]
+    side = np.concatenate([np.column_stack([rim, np.full(len(rim), -b)]) for b in backs])
+    return np.concatenate([np.column_stack([lip, np.zeros(len(lip))]), side])
+
+
+def _rim(radius_m: float, step_m: float) -> np.ndarray:
+    phi = np.linspace(0.0, 2 * math.pi, max(8, _count(2 * math.pi * radius_m, step_m)), endpoint=False)
+    return radius_m * np.stack([np.cos(phi), np.sin(phi)], axis=1)
+
+
+def footprint_min_depth(depth: np.ndarray, intrinsics: CameraIntrinsics, u: np.ndarray, v: np.ndarray,
+                        scale_depth: np.ndarray, footprint: np.ndarray, angle: float = 0.0) -> np.ndarray:
+    """(n,) nearest observed depth (m) under a footprint placed at each candidate.
+
+    depth : (H, W) float metres, hole-free; u, v : (n,) candidate pixels (any shape; the result has it);
+    scale_depth : like u, metres at which each footprint is scaled to pixels; footprint : (m, 2) metres in
+    the grasp frame, whose y axis is at ``angle`` (rad) in the image (from +u towards +v) and x = y cross
+    the optical axis.
+    """
+    c, s = math.cos(angle), math.sin(angle)
+    fx, fy = footprint[:, 0], footprint[:, 1]
+    dx, dy = fx * s + fy * c, -fx * c + fy * s  # camera-frame offsets (m) of the samples
+    shape = np.shape(u)
+    u, v = np.asarray(u, dtype=np.float64).ravel(), np.asarray(v, dtype=np.float64).ravel()
+    inv_z = 1.0 / np.asarray(scale_depth, dtype=np.float64).ravel()
+    pu = u[:, None] + intrinsics.fx * inv_z[:, None] * dx[None]
+    pv = v[:, None] + intrinsics.fy * inv_z[:, None] * dy[None]
+    h, w = depth.shape
+    iu = np.clip(np.rint(pu).astype(np.int64), 0, w - 1)
+    iv = np.clip(np.rint(pv).astype(np.int64), 0, h - 1)
+    return depth[iv, iu].min(axis=1).reshape(shape)
+
+
+def surface_normals(depth: np.ndarray, intrinsics: CameraIntrinsics, u: np.ndarray, v: np.ndarray,
+                    window_px: int) -> np.ndarray:
+    """(n, 3) unit surface normals towards the camera at pixels (u, v) (n,): least-squares planes through
+    the deprojected ``window_px`` square around each (as grasp.surface_normal, batched)."""
+    h, w = depth.shape
+    r = window_px // 2
+    du, dv = np.meshgrid(np.arange(-r, r + 1), np.arange(-r, r + 1))
+    pu = np.clip(np.rint(np.ravel(u)).astype(np.int64)[:, None] + du.ravel(), 0, w - 1)  # (n, k)
+    pv = np.clip(np.rint(np.ravel(v)).astype(np.int64)[:, None] + dv.ravel(), 0, h - 1)
+    z = depth[pv, pu].astype(np.float64)
+    pts = np.stack([(pu - intrinsics.cx) * z / intrinsics.fx, (pv - intrinsics.cy) * z / intrinsics.fy, z],
+                   axis=2)
+    centred = pts - pts.mean(axis=1, keepdims=True)
+    normals = np.linalg.eigh(np.einsum("nki,nkj->nij", centred, centred))[1][:, :, 0]  # smallest eigenvalue
+    return np.where(normals[:, 2:] > 0, -normals, normals)
+
+
+def cup_gap(depth: np.ndarray, intrinsics: CameraIntrinsics, u: np.ndarray, v: np.ndarray,
+            contact_depth: np.ndarray, approach: np.ndarray, footprint: np.ndarray) -> np.ndarray:
+    """(n,) smallest gap (m, along the optical axis) between the observed surface and a cup at each contact:
+    negative where the surface lies in front of a sample of the cup, i.e. the cup would meet it first.
+
+    u, v, contact_depth : (n,) contact pixels and depths (m); approach : (n, 3) unit approach directions
+    (into the scene), optical frame; footprint : (m, 3) cup samples (m) in the approach frame, lip at the
+    contact (``cup_footprint``).
+    """
+    a = np.asarray(approach, dtype=np.float64)
+    ref = np.where(np.abs(a[:, :1]) < 0.9, [[1.0, 0.0, 0.0]], [[0.0, 1.0, 0.0]])
+    e1 = ref - (ref * a).sum(axis=1, keepdims=True) * a
+    e1 /= np.linalg.norm(e1, axis=1, keepdims=True)
+    e2 = np.cross(a, e1)
+    centre = intrinsics.deproject(np.stack([np.ravel(u), np.ravel(v)], axis=1), np.ravel(contact_depth))
+    f = footprint[None]
+    pts = centre[:, None] + f[..., :1] * e1[:, None] + f[..., 1:2] * e2[:, None] + f[..., 2:] * a[:, None]
+    z = pts[..., 2]
+    h, w = depth.shape
+    iu = np.clip(np.rint(intrinsics.fx * pts[..., 0] / z + intrinsics.cx).astype(np.int64), 0, w - 1)
+    iv = np.clip(np.rint(intrinsics.fy * pts[..., 1] / z + intrinsics.cy).astype(np.int64), 0, h - 1)
+    return (depth[iv, iu] - z).min(axis=1)
+
+
+def sample_step_m(intrinsics: CameraIntrinsics, nearest_m: float, spacing_px: float) -> float:
+    """Metres between footprint samples so that they are at most ``spacing_px`` apart at ``nearest_m``."""
+    return spacing_px * nearest_m / max(intrinsics.fx, intrinsics.fy)
+
+
+def _count(extent: float, step: float) -> int:
+    """Samples along ``extent`` at most ``step`` apart, both ends included."""
+    return max(2, math.ceil(extent / step - 1e-9) + 1)

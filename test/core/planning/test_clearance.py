@@ -1,0 +1,180 @@
+"""Depth-image clearance: footprints, their nearest observed depth, and the planner skipping grasps whose
+gripper would hit the scene (real numpy and tiny real GQ-CNNs on analytic scenes)."""
+
+import math
+
+import numpy as np
+import pytest
+
+from dexnet_core.errors import NoValidGraspError
+from dexnet_core.planning.clearance import (
+    cup_footprint,
+    cup_gap,
+    disk_footprint,
+    finger_footprint,
+    footprint_min_depth,
+    sample_step_m,
+    surface_normals,
+)
+from dexnet_core.planning.config import PlannerConfig
+from dexnet_core.planning.grasp import surface_normal
+from dexnet_core.planning.planner import GraspPlanner
+
+
+def test_finger_footprint_covers_both_fingers_outside_the_opening():
+    pts = finger_footprint(0.08, (0.014, 0.021), step_m=0.002)
+    x, y = pts[:, 0], pts[:, 1]
+    assert np.abs(y).min() == pytest.approx(0.04) and np.abs(y).max() == pytest.approx(0.054)
+    assert x.min() == pytest.approx(-0.0105) and x.max() == pytest.approx(0.0105)
+    assert (y > 0).sum() == (y < 0).sum()
+    gaps = np.diff(np.unique(np.round(y[y > 0], 9)))
+    assert gaps.max() <= 0.002 + 1e-12
+
+
+def test_disk_footprint_fills_the_disk_and_its_rim():
+    pts = disk_footprint(0.01, step_m=0.002)
+    r = np.hypot(pts[:, 0], pts[:, 1])
+    assert r.max() == pytest.approx(0.01) and r.min() < 0.002
+    assert (r > 0.01 - 1e-9).sum() >= 8  # the rim
+
+
+def test_cup_footprint_is_the_lip_disk_and_rims_back_along_the_tool():
+    pts = cup_footprint(0.01, 0.1, step_m=0.002)
+    lip, side = pts[pts[:, 2] == 0], pts[pts[:, 2] < 0]
+    assert len(lip) == len(disk_footprint(0.01, 0.002))
+    np.testing.assert_allclose(np.hypot(side[:, 0], side[:, 1]), 0.01)
+    assert side[:, 2].min() == pytest.approx(-0.1) and len(np.unique(side[:, 2])) == 10
+
+
+def test_batched_normals_match_the_single_plane_fit(camera, box_scene):
+    depth = box_scene()
+    u, v = np.array([30.0, 80.0, 61.0, 120.0]), np.array([20.0, 60.0, 41.0, 100.0])
+    normals = surface_normals(depth, camera, u, v, 7)
+    for n, uu, vv in zip(normals, u, v):
+        np.testing.assert_allclose(n, surface_normal(depth, camera, uu, vv, 7), atol=1e-9)
+
+
+def test_cup_gap_is_zero_on_a_tilted_plane_and_negative_before_a_post(camera):
+    n = np.array([0.3, -0.2, -1.0]) / np.linalg.norm([0.3, -0.2, -1.0])  # about 20 deg of tilt
+    rays = camera.pixel_rays().astype(np.float64)
+    depth = ((-0.7 * n[2]) / (rays @ -n) * rays[..., 2]).astype(np.float64)  # plane n.p = 0.7 n_z
+    u, v = np.array([80.0]), np.array([60.0])
+    cup = cup_footprint(0.01, 0.1, 0.002)
+    gap = cup_gap(depth, camera, u, v, depth[60, 80:81], -n[None], cup)
+    assert abs(gap[0]) < 1e-3
+    # a 3 cm post 1.4-2.1 cm (4-6 px) beside the contact: clear of the 1 cm lip, but the tilted tool leans
+    # over it
+    depth[60:63, 84:87] -= 0.03
+    leaning = cup_gap(depth, camera, u, v, depth[60, 80:81], -n[None], cup)
+    upright = cup_gap(depth, camera, u, v, depth[60, 80:81], np.array([[0.0, 0.0, 1.0]]), cup)
+    assert leaning[0] < -0.005 and upright[0] > -0.005
+
+
+def test_min_depth_sees_a_close_pixel_under_the_rotated_finger(camera):
+    depth = np.full((120, 160), 0.7, np.float32)
+    # jaw axis at 90 deg (along +v): at 0.7 m and f = 200 px a finger 4.5 cm out lies 12.86 px below
+    depth[60 + 13, 80] = 0.6
+    fp = finger_footprint(0.08, (0.01, 0.02), sample_step_m(camera, 0.7, 1.0))
+    u, v, z = np.array([80.0, 80.0]), np.array([60.0, 60.0]), np.array([0.7, 0.7])
+    near = footprint_min_depth(depth, camera, u, v, z, fp, angle=math.pi / 2)
+    np.testing.assert_allclose(near, [0.6, 0.6])
+    far = footprint_min_depth(depth, camera, u, v, z, fp, angle=0.0)  # fingers left and right: clear
+    np.testing.assert_allclose(far, [0.7, 0.7])
+    grid = footprint_min_depth(depth, camera, u.reshape(1, 2), v.reshape(1, 2), z.reshape(1, 2), fp, 0.0)
+    assert grid.shape == (1, 2)
+
+
+def _two_objects_scene() -> np.ndarray:
+    """(120, 160) table at 0.7 m with two 3.5 cm blocks 4 cm tall: A in the open (u 30-39, v 55-64) and B
+    (u 110-119) ringed, 1.4 cm away, by an 8 cm wall that any open finger would land on."""
+    depth = np.full((120, 160), 0.7, np.float32)
+    depth[55 - 12 : 65 + 12, 110 - 12 : 120 + 12] = 0.62
+    depth[55 - 4 : 65 + 4, 110 - 4 : 120 + 4] = 0.7
+    depth[55:65, 30:40] = 0.66
+    depth[55:65, 110:120] = 0.66
+    return depth
+
+
+def _tops_mask(depth: np.ndarray) -> np.ndarray:
+    mask = np.zeros(depth.shape, bool)
+    mask[55:65, 30:40] = mask[55:65, 110:120] = True
+    return mask
+
+
+@pytest.mark.parametrize("uses_depth", [True, False])
+def test_jaw_grasp_next_to_a_wall_is_skipped_and_one_in_the_open_kept(uses_depth, tiny_gqm, camera):
+    depth = _two_objects_scene()
+    gqm = tiny_gqm("parallel_jaw", uses_depth=uses_depth)
+    every = dict(num_angles=4, stride=1, top_k=10_000, nms_radius_px=0.0)
+    off = GraspPlanner(gqm, PlannerConfig(**every, clearance_check=False)).plan(depth, camera,
+                                                                                 _tops_mask(depth))
+    assert any(g.center_px[0] > 100 for g in off.grasps)  # without the check B is grasped too
+    cfg = PlannerConfig(**every)
+    on = GraspPlanner(gqm, cfg).plan(depth, camera, _tops_mask(depth))
+    assert on.grasps and all(g.center_px[0] < 50 for g in on.grasps)  # only A, in the open
+    for g in on.grasps:  # fingertips stay above the table (less the margin), inside the depth offsets
+        assert g.depth + cfg.fingertip_depth_m <= 0.7 + cfg.jaw_clearance_margin_m + 1e-6
+        assert g.depth >= 0.66 + cfg.depth_offsets[0] - 0.0026  # half a bin spacing at most
+
+
+@pytest.mark.parametrize("uses_depth", [True, False])
+def test_jaws_stop_where_the_fingers_meet_the_table(uses_depth, tiny_gqm, camera):
+    depth = np.full((120, 160), 0.7, np.float32)
+    depth[50:70, 70:80] = 0.68  # a 2 cm bar: every nominal gripper depth puts the fingertips in the table
+    mask = depth < 0.69
+    cfg = PlannerConfig(num_angles=4, top_k=3)
+    result = GraspPlanner(tiny_gqm("parallel_jaw", uses_depth=uses_depth), cfg).plan(depth, camera, mask)
+    limit = 0.7 - cfg.fingertip_depth_m + cfg.jaw_clearance_margin_m
+    assert result.grasps and all(g.depth == pytest.approx(limit, abs=1e-6) for g in result.grasps)
+    depth[50:70, 70:80] = 0.695  # 5 mm high: the fingertips meet the table above the grasp centre
+    with pytest.raises(NoValidGraspError):
+        GraspPlanner(tiny_gqm("parallel_jaw", uses_depth=uses_depth), cfg).plan(depth, camera, depth < 0.699)
+
+
+def test_palm_over_a_tall_neighbour_rules_out_that_jaw_angle(tiny_gqm, camera):
+    depth = np.full((120, 160), 0.7, np.float32)
+    depth[55:65, 70:80] = 0.66  # the target block
+    depth[55:65, 96:102] = 0.55  # a 15 cm post 7-9 cm away along +u: past the fingers, under the palm
+    mask = depth == np.float32(0.66)
+    every = dict(num_angles=2, stride=1, top_k=10_000, nms_radius_px=0.0)
+    gqm = tiny_gqm("parallel_jaw", uses_depth=True)
+    off = GraspPlanner(gqm, PlannerConfig(**every, clearance_check=False)).plan(depth, camera, mask)
+    on = GraspPlanner(gqm, PlannerConfig(**every)).plan(depth, camera, mask)
+    assert {round(g.angle, 6) for g in off.grasps} == {0.0, round(math.pi / 2, 6)}
+    assert on.grasps and {round(g.angle, 6) for g in on.grasps} == {round(math.pi / 2, 6)}
+
+
+def test_suction_contact_beside_a_taller_neighbour_is_skipped(tiny_gqm, camera):
+    depth = np.full((120, 160), 0.7, np.float32)
+    depth[30:90, 40:120] = 0.66  # a box top ...
+    depth[30:90, 80:120] = 0.60  # ... with a taller block on its right half
+    mask = np.zeros(depth.shape, bool)
+    mask[40:80, 45:80] = True  # contacts on the lower top only
+    every = dict(top_k=10_000, nms_radius_px=0.0)
+    gqm = tiny_gqm("suction")
+    off = GraspPlanner(gqm, PlannerConfig(**every, clearance_check=False)).plan(depth, camera, mask)
+    on = GraspPlanner(gqm, PlannerConfig(**every)).plan(depth, camera, mask)
+    # the 1 cm cup at 0.66 m spans 3 px: contacts from u = 77 on would touch the block
+    assert max(g.center_px[0] for g in off.grasps) > 77
+    assert max(g.center_px[0] for g in on.grasps) < 77
+    assert len(on.grasps) > 0.8 * len(off.grasps)
+
+
+def test_clearance_changes_nothing_where_nothing_is_in_the_way(tiny_gqm, camera):
+    v, u = np.mgrid[0:120, 0:160].astype(np.float64)
+    depth = (0.7 + 0.002 * np.sin(u / 9.0) * np.cos(v / 7.0)).astype(np.float32)  # a gently rippled plane
+    gqm = tiny_gqm("suction")
+    off = GraspPlanner(gqm, PlannerConfig(top_k=20, clearance_check=False)).plan(depth, camera)
+    on = GraspPlanner(gqm, PlannerConfig(top_k=20)).plan(depth, camera)
+    assert [g.to_dict() for g in on.grasps] == [g.to_dict() for g in off.grasps]
+    np.testing.assert_array_equal(on.heatmap, off.heatmap)
+
+
+def test_clearance_options_are_validated():
+    with pytest.raises(ValueError, match="finger_size_m"):
+        PlannerConfig(finger_size_m=(0.01, 0.0))
+    with pytest.raises(ValueError, match="cup_radius_m"):
+        PlannerConfig(cup_radius_m=0.0)
+    with pytest.raises(ValueError, match="jaw_clearance_margin_m"):
+        PlannerConfig(jaw_clearance_margin_m=-0.001)
+    assert PlannerConfig.from_dict({"finger_size_m": [0.01, 0.02]}).finger_size_m == (0.01, 0.02)
