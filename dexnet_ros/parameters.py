@@ -113,6 +113,8 @@ PLANNER_PARAMS = (
     ParamSpec("cup_length_m", 0.1, "suction: length of that cylinder behind the lip, m", 0.001, 1.0),
     ParamSpec("suction_clearance_margin_m", 0.006, "suction: observed surface may lie this far in front of "
               "the cup, m", 0.0, 1.0),
+    ParamSpec("cup_stretch_m", 0.008, "suction: lip-rim points may lie this far behind the lip plane and "
+              "still seal, m", 0.0001, 1.0),
 )
 HEATMAP_PARAMS = MODEL_PARAMS + NODE_PARAMS + PLANNER_PARAMS
 

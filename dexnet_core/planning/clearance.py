@@ -4,7 +4,7 @@ A gripper moving along its approach onto a grasp first meets the surface seen un
 Parallel jaw (approach = optical axis): the footprints of the two fingers at the jaw opening and of the
 palm above them lie in the image plane; ``footprint_min_depth`` is the nearest observed depth under one.
 Suction (approach = -surface normal): the cup is a cylinder along the approach with its lip disk at the
-contact; ``cup_gap`` is how far the observed surface lies behind (+) or in front of (-) it.
+contact; ``cup_gaps`` is how far the observed surface lies behind (+) or in front of (-) its samples.
 Footprints are sampled about every 2 input pixels, scaled to pixels at each candidate's own depth and read
 from the hole-free depth image; samples outside the image take the nearest border pixel. Everything is
 vectorised over candidates.
@@ -104,10 +104,11 @@ def surface_normals(depth: np.ndarray, intrinsics: CameraIntrinsics, u: np.ndarr
     return np.where(normals[:, 2:] > 0, -normals, normals)
 
 
-def cup_gap(depth: np.ndarray, intrinsics: CameraIntrinsics, u: np.ndarray, v: np.ndarray,
-            contact_depth: np.ndarray, approach: np.ndarray, footprint: np.ndarray) -> np.ndarray:
-    """(n,) smallest gap (m, along the optical axis) between the observed surface and a cup at each contact:
-    negative where the surface lies in front of a sample of the cup, i.e. the cup would meet it first.
+def cup_gaps(depth: np.ndarray, intrinsics: CameraIntrinsics, u: np.ndarray, v: np.ndarray,
+             contact_depth: np.ndarray, approach: np.ndarray, footprint: np.ndarray) -> np.ndarray:
+    """(n, m) gap (m, along the optical axis) between the observed surface and each sample of a cup at each
+    contact: negative where the surface lies in front of the sample (the cup would meet it first), positive
+    where it lies behind (the lip has to stretch to reach it).
 
     u, v, contact_depth : (n,) contact pixels and depths (m); approach : (n, 3) unit approach directions
     (into the scene), optical frame; footprint : (m, 3) cup samples (m) in the approach frame, lip at the
@@ -125,7 +126,12 @@ def cup_gap(depth: np.ndarray, intrinsics: CameraIntrinsics, u: np.ndarray, v: n
     h, w = depth.shape
     iu = np.clip(np.rint(intrinsics.fx * pts[..., 0] / z + intrinsics.cx).astype(np.int64), 0, w - 1)
     iv = np.clip(np.rint(intrinsics.fy * pts[..., 1] / z + intrinsics.cy).astype(np.int64), 0, h - 1)
-    return (depth[iv, iu] - z).min(axis=1)
+    return depth[iv, iu] - z
+
+
+def lip_ring(footprint: np.ndarray, radius_m: float) -> np.ndarray:
+    """(m,) bool: the samples of a ``cup_footprint`` on the lip's rim."""
+    return (footprint[:, 2] == 0) & np.isclose(np.hypot(footprint[:, 0], footprint[:, 1]), radius_m)
 
 
 def sample_step_m(intrinsics: CameraIntrinsics, nearest_m: float, spacing_px: float) -> float:

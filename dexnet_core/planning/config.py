@@ -47,6 +47,8 @@ class PlannerConfig:
     cup_length_m: float = 0.1  # suction: length of that cylinder behind the lip
     suction_clearance_margin_m: float = 0.006  # suction: observed surface may lie this far in front of the
     # cup (lip at the contact): what the lip can conform to
+    cup_stretch_m: float = 0.008  # suction: lip-rim points may lie this far behind the lip plane and still
+    # seal (how far the cup stretches; max_stretch of the synth labels' SuctionCup)
 
     def __post_init__(self) -> None:
         _positive_int(self, "num_angles", "depth_bins", "top_k", "crop_size_px", "stride", "suction_stride",
@@ -65,7 +67,8 @@ class PlannerConfig:
                 "planner workspace needs 0 <= min_depth_m < max_depth_m, "
                 f"got {self.min_depth_m}, {self.max_depth_m}"
             )
-        for name in ("training_depth_m", "training_focal_px", "jaw_width_m", "cup_radius_m", "cup_length_m"):
+        for name in ("training_depth_m", "training_focal_px", "jaw_width_m", "cup_radius_m", "cup_length_m",
+                     "cup_stretch_m"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"planner.{name} must be > 0, got {getattr(self, name)}")
         for name in ("finger_size_m", "palm_size_m"):

@@ -18,7 +18,9 @@ cell's depth limit is where its fingertips, at the jaw opening, meet the surface
 (plus a margin); it keeps the best admissible bin within the limit, or else is made at the limit and scored
 by the bin nearest to it (a low object on the table); a cell blocked above its own surface (a neighbour, a
 wall, the object too wide for the jaws) is dropped. A suction cell is dropped when the observed surface
-lies in front of the cup (a cylinder along the approach, lip at the contact) by more than a margin.
+lies in front of the cup (a cylinder along the approach, lip at the contact) by more than a margin, or
+when part of the lip's rim would have to stretch farther than ``cup_stretch_m`` to reach the surface (an
+edge, a hole, strong curvature: no seal).
 Dropped cells score -1 (never selected, 0 in the heatmap), so the next-best grasp is chosen.
 """
 
@@ -37,9 +39,10 @@ from dexnet_core.camera import CameraIntrinsics
 from dexnet_core.errors import NoValidGraspError
 from dexnet_core.planning.clearance import (
     cup_footprint,
-    cup_gap,
+    cup_gaps,
     finger_footprint,
     footprint_min_depth,
+    lip_ring,
     rect_footprint,
     sample_step_m,
     surface_normals,
@@ -216,9 +219,10 @@ class GraspPlanner:
             if footprints:
                 (cup, _), = footprints
                 normals = surface_normals(filled, intrinsics, u[on], v[on], cfg.normal_window_px)
+                gaps = cup_gaps(filled, intrinsics, u[on], v[on], surface[on], -normals, cup)
                 clear = np.ones(u.shape, dtype=bool)
-                clear[on] = cup_gap(filled, intrinsics, u[on], v[on], surface[on], -normals, cup) \
-                    >= -cfg.suction_clearance_margin_m
+                clear[on] = (gaps.min(axis=1) >= -cfg.suction_clearance_margin_m) \
+                    & (gaps[:, lip_ring(cup, cfg.cup_radius_m)].max(axis=1) <= cfg.cup_stretch_m)
                 qb = np.where(clear, qb, -1.0).astype(np.float32)
             return AngleGrid(angle, qb, np.full_like(qb, np.nan), to_input)
         reach = None  # how deep the fingertips get before they meet the observed surface

@@ -9,10 +9,11 @@ import pytest
 from dexnet_core.errors import NoValidGraspError
 from dexnet_core.planning.clearance import (
     cup_footprint,
-    cup_gap,
+    cup_gaps,
     disk_footprint,
     finger_footprint,
     footprint_min_depth,
+    lip_ring,
     sample_step_m,
     surface_normals,
 )
@@ -54,20 +55,28 @@ def test_batched_normals_match_the_single_plane_fit(camera, box_scene):
         np.testing.assert_allclose(n, surface_normal(depth, camera, uu, vv, 7), atol=1e-9)
 
 
-def test_cup_gap_is_zero_on_a_tilted_plane_and_negative_before_a_post(camera):
+def test_cup_gaps_are_zero_on_a_tilted_plane_negative_before_a_post_positive_off_an_edge(camera):
     n = np.array([0.3, -0.2, -1.0]) / np.linalg.norm([0.3, -0.2, -1.0])  # about 20 deg of tilt
     rays = camera.pixel_rays().astype(np.float64)
     depth = ((-0.7 * n[2]) / (rays @ -n) * rays[..., 2]).astype(np.float64)  # plane n.p = 0.7 n_z
     u, v = np.array([80.0]), np.array([60.0])
     cup = cup_footprint(0.01, 0.1, 0.002)
-    gap = cup_gap(depth, camera, u, v, depth[60, 80:81], -n[None], cup)
-    assert abs(gap[0]) < 1e-3
+    rim = lip_ring(cup, 0.01)
+    assert rim.sum() >= 8 and (cup[rim, 2] == 0).all()
+    gaps = cup_gaps(depth, camera, u, v, depth[60, 80:81], -n[None], cup)
+    lip = cup[:, 2] == 0
+    assert gaps.shape == (1, len(cup)) and np.abs(gaps[:, lip]).max() < 1e-3 and gaps.min() > -1e-3
     # a 3 cm post 1.4-2.1 cm (4-6 px) beside the contact: clear of the 1 cm lip, but the tilted tool leans
     # over it
-    depth[60:63, 84:87] -= 0.03
-    leaning = cup_gap(depth, camera, u, v, depth[60, 80:81], -n[None], cup)
-    upright = cup_gap(depth, camera, u, v, depth[60, 80:81], np.array([[0.0, 0.0, 1.0]]), cup)
+    post = depth.copy()
+    post[60:63, 84:87] -= 0.03
+    leaning = cup_gaps(post, camera, u, v, depth[60, 80:81], -n[None], cup).min(axis=1)
+    upright = cup_gaps(post, camera, u, v, depth[60, 80:81], np.array([[0.0, 0.0, 1.0]]), cup).min(axis=1)
     assert leaning[0] < -0.005 and upright[0] > -0.005
+    edge = depth.copy()
+    edge[:, 82:] += 0.02  # the surface drops 2 cm, 2 px (7 mm) beside the contact: the lip rim hangs over
+    gaps = cup_gaps(edge, camera, u, v, depth[60, 80:81], -n[None], cup)
+    assert gaps[0, rim].max() > 0.015 and gaps.min() > -1e-3
 
 
 def test_min_depth_sees_a_close_pixel_under_the_rotated_finger(camera):
@@ -160,6 +169,19 @@ def test_suction_contact_beside_a_taller_neighbour_is_skipped(tiny_gqm, camera):
     assert len(on.grasps) > 0.8 * len(off.grasps)
 
 
+def test_suction_contact_whose_lip_hangs_over_an_edge_is_skipped(tiny_gqm, camera):
+    depth = np.full((120, 160), 0.7, np.float32)
+    depth[30:90, 40:120] = 0.66  # a 4 cm box: contacts within the cup radius (3 px) of its rim cannot seal
+    every = dict(top_k=10_000, nms_radius_px=0.0)
+    mask = depth < 0.69
+    on = GraspPlanner(tiny_gqm("suction"), PlannerConfig(**every)).plan(depth, camera, mask)
+    c = np.array([g.center_px for g in on.grasps])
+    assert c[:, 0].min() >= 42 and c[:, 0].max() <= 117 and c[:, 1].min() >= 32 and c[:, 1].max() <= 87
+    off = GraspPlanner(tiny_gqm("suction"), PlannerConfig(**every, clearance_check=False)).plan(depth, camera,
+                                                                                                 mask)
+    assert min(g.center_px[0] for g in off.grasps) < 42 and len(off.grasps) > len(on.grasps)
+
+
 def test_clearance_changes_nothing_where_nothing_is_in_the_way(tiny_gqm, camera):
     v, u = np.mgrid[0:120, 0:160].astype(np.float64)
     depth = (0.7 + 0.002 * np.sin(u / 9.0) * np.cos(v / 7.0)).astype(np.float32)  # a gently rippled plane
@@ -175,6 +197,8 @@ def test_clearance_options_are_validated():
         PlannerConfig(finger_size_m=(0.01, 0.0))
     with pytest.raises(ValueError, match="cup_radius_m"):
         PlannerConfig(cup_radius_m=0.0)
+    with pytest.raises(ValueError, match="cup_stretch_m"):
+        PlannerConfig(cup_stretch_m=0.0)
     with pytest.raises(ValueError, match="jaw_clearance_margin_m"):
         PlannerConfig(jaw_clearance_margin_m=-0.001)
     assert PlannerConfig.from_dict({"finger_size_m": [0.01, 0.02]}).finger_size_m == (0.01, 0.02)
