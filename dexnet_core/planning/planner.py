@@ -21,7 +21,9 @@ wall, the object too wide for the jaws) is dropped. A suction cell is dropped wh
 lies in front of the cup (a cylinder along the approach, lip at the contact) by more than a margin, or
 when part of the lip's rim would have to stretch farther than ``cup_stretch_m`` to reach the surface (an
 edge, a hole, strong curvature: no seal).
-Dropped cells score -1 (never selected, 0 in the heatmap), so the next-best grasp is chosen.
+Dropped cells score -1 (never selected, 0 in the heatmap), so the next-best grasp is chosen. The suction
+check runs at selection, best cell first, until ``top_k`` grasps survive: the heatmap zeroes only the
+cells it examined.
 """
 
 from __future__ import annotations
@@ -169,7 +171,10 @@ class GraspPlanner:
                  for angle in self.angles]
         clock.lap("network")
 
-        picks = self._select(grids, cand, k)
+        if self.gqm.gripper == "suction" and footprints:
+            picks = self._select_sealable(grids[0], cand, k, filled, intrinsics, footprints[0][0])
+        else:
+            picks = self._select(grids, cand, k)
         clock.lap("select")
         grasps = [self._grasp(grids[g], i, j, filled, intrinsics) for g, i, j in picks]
         clock.lap("poses")
@@ -215,15 +220,7 @@ class GraspPlanner:
         u, v = cell_centers(to_input, grid_shape(canvas, stride))
         surface = _lookup(filled, u, v)
         on = _on_candidates(u, v, cand) if footprints else None  # the clearance check's cells
-        if self.gqm.gripper == "suction":
-            if footprints:
-                (cup, _), = footprints
-                normals = surface_normals(filled, intrinsics, u[on], v[on], cfg.normal_window_px)
-                gaps = cup_gaps(filled, intrinsics, u[on], v[on], surface[on], -normals, cup)
-                clear = np.ones(u.shape, dtype=bool)
-                clear[on] = (gaps.min(axis=1) >= -cfg.suction_clearance_margin_m) \
-                    & (gaps[:, lip_ring(cup, cfg.cup_radius_m)].max(axis=1) <= cfg.cup_stretch_m)
-                qb = np.where(clear, qb, -1.0).astype(np.float32)
+        if self.gqm.gripper == "suction":  # the cup check runs best-first at selection (_select_sealable)
             return AngleGrid(angle, qb, np.full_like(qb, np.nan), to_input)
         reach = None  # how deep the fingertips get before they meet the observed surface
         if footprints:
@@ -262,6 +259,35 @@ class GraspPlanner:
         idx = top_k_nms(q, u, v, k, self.config.nms_radius_px, self.config.min_quality)
         return [tuple(int(x) for x in key[n]) for n in idx]
 
+    def _select_sealable(self, grid: AngleGrid, cand: np.ndarray, k: int, filled: np.ndarray,
+                         intrinsics: CameraIntrinsics, cup: np.ndarray) -> list[tuple[int, int, int]]:
+        """``_select`` for suction with the cup check, run on cells best-first in blocks until ``k`` grasps
+        survive NMS: the same picks as checking every cell, at the cost of the cells examined. Rejected
+        cells score -1 in ``grid`` (0 in the heatmap)."""
+        cfg = self.config
+        u_map, v_map = grid.cell_centers()
+        rows, cols = np.nonzero(_on_candidates(u_map, v_map, cand))
+        q, u, v = grid.quality[rows, cols], u_map[rows, cols], v_map[rows, cols]
+        order = np.argsort(-q, kind="stable")
+        order = order[q[order] >= cfg.min_quality]
+        passed = np.zeros(len(q), dtype=bool)
+        idx, checked = np.zeros(0, dtype=np.int64), order[:0]
+        for start in range(0, len(order), SEAL_CHECK_BLOCK):
+            block = order[start:start + SEAL_CHECK_BLOCK]
+            surface = _lookup(filled, u[block], v[block])
+            normals = surface_normals(filled, intrinsics, u[block], v[block], cfg.normal_window_px)
+            gaps = cup_gaps(filled, intrinsics, u[block], v[block], surface, -normals, cup)
+            ok = (gaps.min(axis=1) >= -cfg.suction_clearance_margin_m) \
+                & (gaps[:, lip_ring(cup, cfg.cup_radius_m)].max(axis=1) <= cfg.cup_stretch_m)
+            passed[block] = ok
+            grid.quality[rows[block[~ok]], cols[block[~ok]]] = -1.0
+            checked = order[:start + len(block)]
+            checked = checked[passed[checked]]
+            idx = top_k_nms(q[checked], u[checked], v[checked], k, cfg.nms_radius_px, cfg.min_quality)
+            if len(idx) == k:
+                break
+        return [(0, int(rows[checked[n]]), int(cols[checked[n]])) for n in idx]
+
     def _grasp(self, grid: AngleGrid, i: int, j: int, filled: np.ndarray,
                intrinsics: CameraIntrinsics) -> Grasp:
         """Grasp of cell (i, j): centre in input pixels, depth, 3D pose in the optical frame."""
@@ -296,6 +322,9 @@ class _Clock:
         self.timings[stage] = now - self.last
         self.timings["total"] = now - self.start
         self.last = now
+
+
+SEAL_CHECK_BLOCK = 256  # suction cells cup-checked per step of _select_sealable
 
 
 def _bbox(mask: np.ndarray) -> tuple[int, int, int, int]:

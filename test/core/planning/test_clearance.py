@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from dexnet_core.errors import NoValidGraspError
+from dexnet_core.planning import planner as planner_module
 from dexnet_core.planning.clearance import (
     cup_footprint,
     cup_gaps,
@@ -180,6 +181,22 @@ def test_suction_contact_whose_lip_hangs_over_an_edge_is_skipped(tiny_gqm, camer
     off = GraspPlanner(tiny_gqm("suction"), PlannerConfig(**every, clearance_check=False)).plan(depth, camera,
                                                                                                  mask)
     assert min(g.center_px[0] for g in off.grasps) < 42 and len(off.grasps) > len(on.grasps)
+
+
+def test_best_first_suction_check_picks_what_checking_every_cell_picks(tiny_gqm, camera, monkeypatch):
+    depth = np.full((120, 160), 0.7, np.float32)
+    depth[30:90, 40:120] = 0.66
+    depth[30:90, 80:120] = 0.60  # edges and a step: many contacts fail the cup check
+    gqm = tiny_gqm("suction")
+    cfg = PlannerConfig(top_k=12, nms_radius_px=6.0)
+    monkeypatch.setattr(planner_module, "SEAL_CHECK_BLOCK", 10**9)  # every cell in one block
+    everything = GraspPlanner(gqm, cfg).plan(depth, camera)
+    monkeypatch.setattr(planner_module, "SEAL_CHECK_BLOCK", 7)
+    best_first = GraspPlanner(gqm, cfg).plan(depth, camera)
+    assert len(everything.grasps) == 12
+    assert [g.to_dict() for g in best_first.grasps] == [g.to_dict() for g in everything.grasps]
+    rejected = (everything.heatmap == 0) & (depth < 0.69)
+    assert rejected.any() and (best_first.heatmap[rejected] == 0).sum() < rejected.sum()  # fewer examined
 
 
 def test_clearance_changes_nothing_where_nothing_is_in_the_way(tiny_gqm, camera):
