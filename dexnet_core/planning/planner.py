@@ -283,7 +283,8 @@ class GraspPlanner:
             grid.quality[rows[block[~ok]], cols[block[~ok]]] = -1.0
             checked = order[:start + len(block)]
             checked = checked[passed[checked]]
-            idx = top_k_nms(q[checked], u[checked], v[checked], k, cfg.nms_radius_px, cfg.min_quality)
+            if len(checked):
+                idx = top_k_nms(q[checked], u[checked], v[checked], k, cfg.nms_radius_px, cfg.min_quality)
             if len(idx) == k:
                 break
         return [(0, int(rows[checked[n]]), int(cols[checked[n]])) for n in idx]

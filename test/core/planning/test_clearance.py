@@ -197,6 +197,14 @@ def test_best_first_suction_check_picks_what_checking_every_cell_picks(tiny_gqm,
     assert [g.to_dict() for g in best_first.grasps] == [g.to_dict() for g in everything.grasps]
     rejected = (everything.heatmap == 0) & (depth < 0.69)
     assert rejected.any() and (best_first.heatmap[rejected] == 0).sum() < rejected.sum()  # fewer examined
+    # blocks in which every cell fails (a 1 cm-wide ridge): the search goes on, or ends with no grasp
+    ridge = np.full((120, 160), 0.7, np.float32)
+    ridge[30:90, 78:81] = 0.64
+    with pytest.raises(NoValidGraspError):
+        GraspPlanner(gqm, PlannerConfig(top_k=1)).plan(ridge, camera, ridge < 0.68)
+    ridge[50:80, 20:50] = 0.66  # a sealable top beside it
+    planned = GraspPlanner(gqm, PlannerConfig(top_k=1)).plan(ridge, camera, ridge < 0.68)
+    assert len(planned.grasps) == 1 and planned.grasps[0].center_px[0] < 50
 
 
 def test_clearance_changes_nothing_where_nothing_is_in_the_way(tiny_gqm, camera):
