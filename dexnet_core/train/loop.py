@@ -151,7 +151,10 @@ def _load_init_checkpoint(cfg: TrainConfig, dev: torch.device) -> GraspQualityMo
         init = load_checkpoint(path, device=dev)
     except CheckpointError as exc:
         raise ConfigError(f"training.init_checkpoint: {exc}") from exc
-    if init.arch != cfg.model or init.arch_kwargs != dict(cfg.model_kwargs):
+    def shapes(model: torch.nn.Module) -> dict:
+        return {k: tuple(v.shape) for k, v in model.state_dict().items()}
+
+    if init.arch != cfg.model or shapes(init.model) != shapes(_build_model(cfg)):
         raise ConfigError(f"training.init_checkpoint {path} holds {init.arch} {init.arch_kwargs}, but the "
                           f"config trains {cfg.model} {dict(cfg.model_kwargs)}")
     return init

@@ -106,6 +106,10 @@ def test_init_checkpoint_fine_tunes_from_weights_and_normalisation(config_dict):
     tuned_state = after.model.state_dict()
     moved = [(tuned_state[k] - v).abs().max().item() for k, v in start.model.state_dict().items()]
     assert 0 < max(moved) < 0.05  # one small step away from the initial weights, not a fresh model
+    explicit = train(config_from_dict(config_dict, ["outputs.save_name=explicit", "training.max_steps=1",
+                                                    "model_kwargs.padding=valid",  # the default, spelt out
+                                                    f"training.init_checkpoint={init}"]), device="cpu")
+    assert explicit.step == 1
     with pytest.raises(ConfigError, match="init_checkpoint.*holds gqcnn_small"):
         train(config_from_dict(config_dict, ["outputs.save_name=wide", "model_kwargs.channels=16",
                                              f"training.init_checkpoint={init}"]), device="cpu")
