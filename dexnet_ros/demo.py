@@ -1,7 +1,8 @@
 """`python -m dexnet_ros.demo` (what `make demo` runs): rendered tray scene -> heatmap node -> grasps.
 
 Starts the installed ``demo_source`` and ``heatmap_node`` executables with the package's
-config/*.yaml and a model (default: the shipped default for the gripper), waits for planned grasps,
+config/*.yaml and a model (default: the shipped default for the gripper), the node planning on the
+source's object mask (``use_mask``), waits for planned grasps,
 prints the best ones as a table, writes the overlay PNG, then stops both nodes with SIGINT.
 Exit status 0, or 1 with one line on stderr when no grasps arrive in time.
 """
@@ -46,7 +47,8 @@ def start_nodes(args: argparse.Namespace, out: Path) -> dict[str, tuple[subproce
     os.environ.setdefault("FASTDDS_DEFAULT_PROFILES_FILE", str(config / "fastdds_shm.xml"))
     extra = {
         "demo_source": ["-p", f"image_scale:={args.image_scale}"],
-        "heatmap_node": ["-p", f"gripper:={args.gripper}", "-p", f"device:={args.device}"],
+        "heatmap_node": ["-p", f"gripper:={args.gripper}", "-p", f"device:={args.device}",
+                         "-p", "use_mask:=true"],  # grasp centres on the objects demo_source segments
     }
     if args.model:  # an empty override does not parse; the YAML's "" already means the shipped default
         extra["heatmap_node"] += ["-p", f"model:={args.model}"]

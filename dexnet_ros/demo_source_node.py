@@ -1,8 +1,10 @@
-"""Demo depth source: a rendered tray of random held-out objects published as ``depth`` + ``camera_info``.
+"""Demo depth source: a rendered tray of random held-out objects published as ``depth`` + ``camera_info``,
+with the objects' segmentation on ``mask``.
 
 Each scene is rendered once (noise-free) and every frame adds fresh sensor noise; a new scene is drawn
 every ``frames_per_scene`` frames. Frames are 32FC1 metres (NaN = no surface) from an overhead
-Primesense-like camera (``image_scale`` resizes it).
+Primesense-like camera (``image_scale`` resizes it); the mask is mono8, 255 on object pixels, with the
+depth image's stamp (what a segmentation stage would give the heatmap node's ``use_mask``).
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ from std_msgs.msg import Header
 from dexnet_core.camera import PRIMESENSE
 from dexnet_core.errors import DexnetError
 from dexnet_core.synth.meshes import load_object_library
-from dexnet_core.synth.render import DepthNoise
-from dexnet_core.synth.scene import make_tray_scene, overhead_camera_pose, render_depth
+from dexnet_core.synth.render import DepthNoise, render_window
+from dexnet_core.synth.scene import make_tray_scene, overhead_camera_pose
 from dexnet_ros import conversions as conv
 from dexnet_ros.parameters import ParamSpec, declare
 from dexnet_ros.spin import run_node
@@ -52,9 +54,11 @@ class DemoSourceNode(Node):
         self._objects = load_object_library("val", max_objects=self._p["library_size"])
         self._noise = DepthNoise()
         self._clean: np.ndarray | None = None
+        self._mask: np.ndarray | None = None
         self._frame = 0
         self._pub_depth = self.create_publisher(Image, "depth", qos_profile_sensor_data)
         self._pub_info = self.create_publisher(CameraInfo, "camera_info", qos_profile_sensor_data)
+        self._pub_mask = self.create_publisher(Image, "mask", qos_profile_sensor_data)
         self.create_timer(1.0 / self._p["rate_hz"], self._tick)
         self.get_logger().info(f"publishing {self._intr.width}x{self._intr.height} frames on "
                                f"'{self.resolve_topic_name('depth')}' at {self._p['rate_hz']} Hz")
@@ -62,7 +66,9 @@ class DemoSourceNode(Node):
     def _new_scene(self) -> None:
         p = {s.name: self.get_parameter(s.name).value for s in DEMO_SOURCE_PARAMS}
         scene = make_tray_scene(p["num_objects"], self._rng, objects=self._objects)
-        self._clean = render_depth(scene, self._intr, overhead_camera_pose(p["camera_height_m"]))
+        camera_pose = overhead_camera_pose(p["camera_height_m"])
+        self._clean, seen = render_window(scene.raycaster, self._intr, camera_pose)
+        self._mask = np.where((seen >= 0) & (seen < len(scene.meshes)), 255, 0).astype(np.uint8)  # objects
         self.get_logger().info(f"new scene: objects {[i for i, _ in scene.meshes]}")
 
     def _tick(self) -> None:
@@ -77,6 +83,7 @@ class DemoSourceNode(Node):
         depth = self._noise.apply(self._clean, self._rng) if noisy else self._clean
         header = Header(stamp=self.get_clock().now().to_msg(), frame_id=self.get_parameter("frame_id").value)
         self._pub_info.publish(conv.intrinsics_to_camera_info(self._intr, header))
+        self._pub_mask.publish(conv.array_to_image(self._mask, "mono8", header))
         self._pub_depth.publish(conv.depth_to_image(depth, header))
 
 

@@ -42,6 +42,7 @@ def generate_launch_description() -> LaunchDescription:
             "model": LaunchConfiguration("model"),
             "gripper": LaunchConfiguration("gripper"),
             "device": LaunchConfiguration("device"),
+            "use_mask": True,  # grasp centres on the objects demo_source segments
         }],
     )
     rviz = Node(

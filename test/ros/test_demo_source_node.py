@@ -22,6 +22,7 @@ def source(start_node, ros):
                                       "library_size": 8, "seed": 1, "frame_id": "demo_frame"})
     ros.subscribe("depth", Image, qos_profile_sensor_data)
     ros.subscribe("camera_info", CameraInfo, qos_profile_sensor_data)
+    ros.subscribe("mask", Image, qos_profile_sensor_data)
     proc.wait_log("publishing 160x120 frames on '/depth'", timeout=60)
     ros.wait_matched()
     return proc
@@ -41,6 +42,15 @@ def test_frames_and_camera_info(source, ros):
         assert np.isfinite(d).mean() > 0.99
         assert 0.4 < np.nanmin(d) < 0.69 and abs(np.nanmedian(d) - 0.7) < 0.01  # objects on a 0.7 m table
         depths.append(d)
+    masks = {(m.header.stamp.sec, m.header.stamp.nanosec): m for m in ros.received["mask"]}
+    stamps = [(f.header.stamp.sec, f.header.stamp.nanosec) for f in frames]
+    paired = [(masks[key], d) for key, d in zip(stamps, depths) if key in masks]
+    assert len(paired) >= 5  # best-effort QoS may drop one
+    for m, d in paired:
+        assert (m.encoding, m.width, m.height, m.header.frame_id) == ("mono8", 160, 120, "demo_frame")
+        on = conv.image_to_mask(m, d.shape)
+        assert 0.005 < on.mean() < 0.5  # some objects, not the whole tray
+        assert np.nanmedian(d[on]) < 0.69 and np.nanmedian(d[~on]) > 0.69  # objects stand on the table
     diffs = [np.nanmedian(np.abs(a - b)) for a, b in zip(depths, depths[1:])]
     # same scene: fresh sensor noise only (mm); a new scene every 3 frames moves objects (cm)
     big = [np.nanmax(np.abs(a - b)) > 0.02 for a, b in zip(depths, depths[1:])]
