@@ -166,13 +166,17 @@ class GraspPlanner:
         clock.lap("rescale")
 
         bins = _depth_bins(surface_depths, cfg) if self.gqm.model.uses_depth else None
-        footprints = self._footprints(intrinsics, surface_depths) if cfg.clearance_check else []
+        suction = self.gqm.gripper == "suction"
+        # clearance footprints: samples 2 px apart (palm: 4 px) at the nearest candidate surface
+        step = sample_step_m(intrinsics, float(surface_depths.min()), spacing_px=2.0)
+        footprints = self._jaw_footprints(step) if cfg.clearance_check and not suction else []
         grids = [self._angle_grid(angle, scene, scale, region, filled, bins, cand, intrinsics, footprints)
                  for angle in self.angles]
         clock.lap("network")
 
-        if self.gqm.gripper == "suction" and footprints:
-            picks = self._select_sealable(grids[0], cand, k, filled, intrinsics, footprints[0][0])
+        if suction and cfg.clearance_check:
+            cup = cup_footprint(cfg.cup_radius_m, cfg.cup_length_m, step)
+            picks = self._select_sealable(grids[0], cand, k, filled, intrinsics, cup)
         else:
             picks = self._select(grids, cand, k)
         clock.lap("select")
@@ -189,15 +193,10 @@ class GraspPlanner:
         return PlanResult(grasps, heatmap, clock.timings, scale)
 
     # ---- stages -----------------------------------------------------------------------------------------
-    def _footprints(self, intrinsics: CameraIntrinsics, surface_depths: np.ndarray
-                    ) -> list[tuple[np.ndarray, float]]:
-        """Clearance footprints of this gripper: (samples, m, in the grasp frame ((m, 2), parallel jaw) or
-        the cup's approach frame ((m, 3), suction); height of their underside above the fingertips, m),
-        2 px apart (palm: 4 px) at the nearest candidate surface."""
+    def _jaw_footprints(self, step: float) -> list[tuple[np.ndarray, float]]:
+        """Parallel-jaw clearance footprints: (samples (m, 2) in the grasp frame, m; height of their underside
+        above the fingertips, m) for the fingers (``step`` apart) and the palm (2 ``step`` apart)."""
         cfg = self.config
-        step = sample_step_m(intrinsics, float(surface_depths.min()), spacing_px=2.0)
-        if self.gqm.gripper == "suction":
-            return [(cup_footprint(cfg.cup_radius_m, cfg.cup_length_m, step), 0.0)]
         length, width = cfg.palm_size_m
         palm = rect_footprint((-width / 2, width / 2), (-length / 2, length / 2), 2 * step)
         fingers = finger_footprint(cfg.jaw_width_m, cfg.finger_size_m, step)
@@ -208,8 +207,8 @@ class GraspPlanner:
                     cand: np.ndarray, intrinsics: CameraIntrinsics, footprints: list[tuple[np.ndarray, float]]
                     ) -> AngleGrid:
         """Score every cell of the canvas for ``angle``; with a depth input, the best admissible bin.
-        With clearance ``footprints``, cells on candidate pixels whose gripper would hit the scene score -1
-        (parallel jaw: unless a shallower depth clears)."""
+        With parallel-jaw clearance ``footprints``, cells on candidate pixels whose gripper would hit the
+        scene score -1 unless a shallower depth clears (suction is checked at selection)."""
         cfg, stride, exact = self.config, self.stride, self.config.exact_fc
         canvas = make_canvas(angle, region, stride)
         to_input = cell_to_input(canvas, scale, stride)
@@ -217,11 +216,11 @@ class GraspPlanner:
         with torch.inference_mode():
             z = None if bins is None else torch.as_tensor(bins, dtype=torch.float32, device=self.device)[None]
             qb = self.gqm.heatmap(im, z, stride=stride, exact=exact)[0].float().cpu().numpy()
+        if self.gqm.gripper == "suction":  # the cup check runs best-first at selection (_select_sealable)
+            return AngleGrid(angle, qb, np.full_like(qb, np.nan), to_input)
         u, v = cell_centers(to_input, grid_shape(canvas, stride))
         surface = _lookup(filled, u, v)
         on = _on_candidates(u, v, cand) if footprints else None  # the clearance check's cells
-        if self.gqm.gripper == "suction":  # the cup check runs best-first at selection (_select_sealable)
-            return AngleGrid(angle, qb, np.full_like(qb, np.nan), to_input)
         reach = None  # how deep the fingertips get before they meet the observed surface
         if footprints:
             reach = np.full(u.shape, np.inf)

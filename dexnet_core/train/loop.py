@@ -151,6 +151,7 @@ def _load_init_checkpoint(cfg: TrainConfig, dev: torch.device) -> GraspQualityMo
         init = load_checkpoint(path, device=dev)
     except CheckpointError as exc:
         raise ConfigError(f"training.init_checkpoint: {exc}") from exc
+
     def shapes(model: torch.nn.Module) -> dict:
         return {k: tuple(v.shape) for k, v in model.state_dict().items()}
 
