@@ -104,15 +104,14 @@ def surface_normals(depth: np.ndarray, intrinsics: CameraIntrinsics, u: np.ndarr
     return np.where(normals[:, 2:] > 0, -normals, normals)
 
 
-def cup_gaps(depth: np.ndarray, intrinsics: CameraIntrinsics, u: np.ndarray, v: np.ndarray,
-             contact_depth: np.ndarray, approach: np.ndarray, footprint: np.ndarray) -> np.ndarray:
-    """(n, m) gap (m, along the optical axis) between the observed surface and each sample of a cup at each
-    contact: negative where the surface lies in front of the sample (the cup would meet it first), positive
-    where it lies behind (the lip has to stretch to reach it).
+def cup_pixels(intrinsics: CameraIntrinsics, shape: tuple[int, int], u: np.ndarray, v: np.ndarray,
+               contact_depth: np.ndarray, approach: np.ndarray, footprint: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Where the samples of a cup at each contact appear: (rows, cols, depths (m)), each (n, m).
 
-    u, v, contact_depth : (n,) contact pixels and depths (m); approach : (n, 3) unit approach directions
-    (into the scene), optical frame; footprint : (m, 3) cup samples (m) in the approach frame, lip at the
-    contact (``cup_footprint``).
+    shape : (H, W) of the image (pixels are clipped to it); u, v, contact_depth : (n,) contact pixels and
+    depths (m); approach : (n, 3) unit approach directions (into the scene), optical frame; footprint :
+    (m, 3) cup samples (m) in the approach frame, lip at the contact (``cup_footprint``).
     """
     a = np.asarray(approach, dtype=np.float64)
     ref = np.where(np.abs(a[:, :1]) < 0.9, [[1.0, 0.0, 0.0]], [[0.0, 1.0, 0.0]])
@@ -123,9 +122,20 @@ def cup_gaps(depth: np.ndarray, intrinsics: CameraIntrinsics, u: np.ndarray, v: 
     f = footprint[None]
     pts = centre[:, None] + f[..., :1] * e1[:, None] + f[..., 1:2] * e2[:, None] + f[..., 2:] * a[:, None]
     z = pts[..., 2]
-    h, w = depth.shape
+    h, w = shape
     iu = np.clip(np.rint(intrinsics.fx * pts[..., 0] / z + intrinsics.cx).astype(np.int64), 0, w - 1)
     iv = np.clip(np.rint(intrinsics.fy * pts[..., 1] / z + intrinsics.cy).astype(np.int64), 0, h - 1)
+    return iv, iu, z
+
+
+def cup_gaps(depth: np.ndarray, intrinsics: CameraIntrinsics, u: np.ndarray, v: np.ndarray,
+             contact_depth: np.ndarray, approach: np.ndarray, footprint: np.ndarray) -> np.ndarray:
+    """(n, m) gap (m, along the optical axis) between the observed surface and each sample of a cup at each
+    contact: negative where the surface lies in front of the sample (the cup would meet it first), positive
+    where it lies behind (the lip has to stretch to reach it). Arguments as ``cup_pixels``; depth (H, W)
+    metres, hole-free.
+    """
+    iv, iu, z = cup_pixels(intrinsics, depth.shape, u, v, contact_depth, approach, footprint)
     return depth[iv, iu] - z
 
 

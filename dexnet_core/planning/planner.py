@@ -20,7 +20,7 @@ by the bin nearest to it (a low object on the table); a cell blocked above its o
 wall, the object too wide for the jaws) is dropped. A suction cell is dropped when the observed surface
 lies in front of the cup (a cylinder along the approach, lip at the contact) by more than a margin, or
 when part of the lip's rim would have to stretch farther than ``cup_stretch_m`` to reach the surface (an
-edge, a hole, strong curvature: no seal).
+edge, a hole, strong curvature: no seal) or, given a mask, off the mask (not on the object).
 Dropped cells score -1 (never selected, 0 in the heatmap), so the next-best grasp is chosen. The suction
 check runs at selection, best cell first, until ``top_k`` grasps survive: the heatmap zeroes only the
 cells it examined.
@@ -41,7 +41,7 @@ from dexnet_core.camera import CameraIntrinsics
 from dexnet_core.errors import NoValidGraspError
 from dexnet_core.planning.clearance import (
     cup_footprint,
-    cup_gaps,
+    cup_pixels,
     finger_footprint,
     footprint_min_depth,
     lip_ring,
@@ -176,7 +176,8 @@ class GraspPlanner:
 
         if suction and cfg.clearance_check:
             cup = cup_footprint(cfg.cup_radius_m, cfg.cup_length_m, step)
-            picks = self._select_sealable(grids[0], cand, k, filled, intrinsics, cup)
+            on_object = None if mask is None else np.asarray(mask, dtype=bool)
+            picks = self._select_sealable(grids[0], cand, k, filled, intrinsics, cup, on_object)
         else:
             picks = self._select(grids, cand, k)
         clock.lap("select")
@@ -259,10 +260,12 @@ class GraspPlanner:
         return [tuple(int(x) for x in key[n]) for n in idx]
 
     def _select_sealable(self, grid: AngleGrid, cand: np.ndarray, k: int, filled: np.ndarray,
-                         intrinsics: CameraIntrinsics, cup: np.ndarray) -> list[tuple[int, int, int]]:
+                         intrinsics: CameraIntrinsics, cup: np.ndarray, mask: np.ndarray | None
+                         ) -> list[tuple[int, int, int]]:
         """``_select`` for suction with the cup check, run on cells best-first in blocks until ``k`` grasps
-        survive NMS: the same picks as checking every cell, at the cost of the cells examined. Rejected
-        cells score -1 in ``grid`` (0 in the heatmap)."""
+        survive NMS: the same picks as checking every cell, at the cost of the cells examined. With a
+        ``mask``, the whole lip rim must also lie on it (on the object to pick). Rejected cells score -1 in
+        ``grid`` (0 in the heatmap)."""
         cfg = self.config
         u_map, v_map = grid.cell_centers()
         rows, cols = np.nonzero(_on_candidates(u_map, v_map, cand))
@@ -270,14 +273,19 @@ class GraspPlanner:
         order = np.argsort(-q, kind="stable")
         order = order[q[order] >= cfg.min_quality]
         passed = np.zeros(len(q), dtype=bool)
+        rim = lip_ring(cup, cfg.cup_radius_m)
         idx, checked = np.zeros(0, dtype=np.int64), order[:0]
         for start in range(0, len(order), SEAL_CHECK_BLOCK):
             block = order[start:start + SEAL_CHECK_BLOCK]
             surface = _lookup(filled, u[block], v[block])
             normals = surface_normals(filled, intrinsics, u[block], v[block], cfg.normal_window_px)
-            gaps = cup_gaps(filled, intrinsics, u[block], v[block], surface, -normals, cup)
+            rows_px, cols_px, z = cup_pixels(intrinsics, filled.shape, u[block], v[block], surface, -normals,
+                                             cup)
+            gaps = filled[rows_px, cols_px] - z
             ok = (gaps.min(axis=1) >= -cfg.suction_clearance_margin_m) \
-                & (gaps[:, lip_ring(cup, cfg.cup_radius_m)].max(axis=1) <= cfg.cup_stretch_m)
+                & (gaps[:, rim].max(axis=1) <= cfg.cup_stretch_m)
+            if mask is not None:
+                ok &= mask[rows_px[:, rim], cols_px[:, rim]].all(axis=1)
             passed[block] = ok
             grid.quality[rows[block[~ok]], cols[block[~ok]]] = -1.0
             checked = order[:start + len(block)]

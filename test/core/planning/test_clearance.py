@@ -158,12 +158,10 @@ def test_suction_contact_beside_a_taller_neighbour_is_skipped(tiny_gqm, camera):
     depth = np.full((120, 160), 0.7, np.float32)
     depth[30:90, 40:120] = 0.66  # a box top ...
     depth[30:90, 80:120] = 0.60  # ... with a taller block on its right half
-    mask = np.zeros(depth.shape, bool)
-    mask[40:80, 45:80] = True  # contacts on the lower top only
-    every = dict(top_k=10_000, nms_radius_px=0.0)
+    every = dict(top_k=10_000, nms_radius_px=0.0, roi=(45, 40, 35, 40))  # contacts on the lower top only
     gqm = tiny_gqm("suction")
-    off = GraspPlanner(gqm, PlannerConfig(**every, clearance_check=False)).plan(depth, camera, mask)
-    on = GraspPlanner(gqm, PlannerConfig(**every)).plan(depth, camera, mask)
+    off = GraspPlanner(gqm, PlannerConfig(**every, clearance_check=False)).plan(depth, camera)
+    on = GraspPlanner(gqm, PlannerConfig(**every)).plan(depth, camera)
     # the 1 cm cup at 0.66 m spans 3 px: contacts from u = 77 on would touch the block
     assert max(g.center_px[0] for g in off.grasps) > 77
     assert max(g.center_px[0] for g in on.grasps) < 77
@@ -181,6 +179,26 @@ def test_suction_contact_whose_lip_hangs_over_an_edge_is_skipped(tiny_gqm, camer
     off = GraspPlanner(tiny_gqm("suction"), PlannerConfig(**every, clearance_check=False)).plan(depth, camera,
                                                                                                  mask)
     assert min(g.center_px[0] for g in off.grasps) < 42 and len(off.grasps) > len(on.grasps)
+
+
+def test_suction_lip_must_lie_on_the_mask(tiny_gqm, camera):
+    depth = np.full((120, 160), 0.7, np.float32)
+    depth[30:90, 40:120] = 0.697  # a 3 mm sheet: a lip over its rim stretches less than cup_stretch_m
+    mask = depth < 0.699
+    every = dict(top_k=10_000, nms_radius_px=0.0)
+    gqm = tiny_gqm("suction")
+    on = np.array([g.center_px for g in GraspPlanner(gqm, PlannerConfig(**every)).plan(depth, camera,
+                                                                                       mask).grasps])
+    # the 1 cm lip at 0.697 m has a 2.9 px radius: centres keep 3 px from the mask's border
+    assert on[:, 0].min() > 42.5 and on[:, 0].max() < 116.5
+    assert on[:, 1].min() > 32.5 and on[:, 1].max() < 86.5
+    inner = np.zeros_like(mask)
+    inner[30:90, 40:80] = True  # a mask on the left half of the sheet: its right edge is not a depth edge
+    half = np.array([g.center_px for g in GraspPlanner(gqm, PlannerConfig(**every)).plan(depth, camera,
+                                                                                         inner).grasps])
+    assert half[:, 0].max() < 76.5 and half[:, 0].min() > 42.5
+    unmasked = GraspPlanner(gqm, PlannerConfig(**every, roi=(40, 30, 80, 60))).plan(depth, camera)
+    assert min(g.center_px[0] for g in unmasked.grasps) < 42  # without a mask only the 3 mm step is seen
 
 
 def test_best_first_suction_check_picks_what_checking_every_cell_picks(tiny_gqm, camera, monkeypatch):
