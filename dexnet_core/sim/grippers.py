@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from dexnet_core.sim.world import SimWorld, pose_to_pq, pq_to_pose
+from dexnet_core.synth.suction import ring_is_flat
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +63,8 @@ class SuctionConfig:
     length: float = 0.10  # cup + rod
     vacuum_force: float = 10.0  # pressure difference x cup area
     friction: float = 0.5  # lip friction coefficient
-    seal_tolerance: float = 0.002  # max distance of a lip-ring point from the ring's best-fit plane
+    seal_tolerance: float = 0.002  # lip-ring flatness: RMS distance from the ring's best-fit plane <= half
+    # of this (dexnet_core.synth.suction.ring_is_flat, the labels' test)
     max_stretch: float = 0.008  # max distance of a lip-ring point from the contact along the cup axis
     ring_points: int = 16  # rays cast along the cup lip for the seal check
     violation_steps: int = 3  # consecutive steps outside the limit surface that break the seal
@@ -287,9 +289,7 @@ class SuctionGripper(_FloatingGripper):
         stretch = np.abs((pts - np.asarray(hits[-1][3])) @ a)
         if stretch.max() > cfg.max_stretch:
             return None, "surface too tilted or curved"
-        centre = pts.mean(axis=0)
-        normal = np.linalg.svd(pts - centre)[2][2]
-        if np.abs((pts - centre) @ normal).max() > cfg.seal_tolerance:
+        if not ring_is_flat(pts, cfg.seal_tolerance):
             return None, "lip ring not flat"
         return body, ""
 

@@ -91,11 +91,17 @@ def seal(caster: Raycaster, contacts: np.ndarray, approach: np.ndarray, cup: Suc
     all_hit = (rg.reshape(len(v), -1) >= 0).all(axis=1) & hit
     stretch = np.abs(rd - back).max(axis=1)  # along the approach, relative to the contact
     pts = origins + v[:, None, :] * np.where(np.isfinite(rd), rd, 0.0)[:, :, None]
-    centred = pts - pts.mean(axis=1, keepdims=True)
-    flat = np.linalg.svd(centred, compute_uv=False)[:, 2] / np.sqrt(cup.ring_points)  # rms plane distance
     with np.errstate(invalid="ignore"):
-        ok = all_hit & (stretch <= cup.max_stretch) & (flat <= cup.seal_tolerance / 2)
+        ok = all_hit & (stretch <= cup.max_stretch) & ring_is_flat(pts, cup.seal_tolerance)
     return ok, q
+
+
+def ring_is_flat(points: np.ndarray, seal_tolerance: float) -> np.ndarray:
+    """Whether lip-ring points (..., m, 3) lie close enough to their best-fit plane for a seal: RMS plane
+    distance <= ``seal_tolerance`` / 2 (one outlying point, a notch, weighs less than a warped ring)."""
+    centred = points - points.mean(axis=-2, keepdims=True)
+    rms = np.linalg.svd(centred, compute_uv=False)[..., 2] / np.sqrt(points.shape[-2])
+    return rms <= seal_tolerance / 2
 
 
 def wrench_resisted(contacts: np.ndarray, approach: np.ndarray, com: np.ndarray, mass: np.ndarray,

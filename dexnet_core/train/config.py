@@ -16,6 +16,7 @@ the config, the dataset's ``dataset.yaml`` (written by `dexnet synth`), then the
 from __future__ import annotations
 
 import dataclasses
+import re
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -220,6 +221,9 @@ def resolve_data_settings(cfg: TrainConfig, dataset_yaml: dict) -> DataSettings:
                         float(im_mean), float(im_std))
 
 
+_YAML11_EXPONENT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+
+
 def _coerce(key: str, value: object, hint: object) -> object:
     """Check ``value`` against a field annotation (int, float, bool, str, dict, optional)."""
     args = typing.get_args(hint)
@@ -238,6 +242,8 @@ def _coerce(key: str, value: object, hint: object) -> object:
     elif hint is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)
+        if isinstance(value, str) and _YAML11_EXPONENT.fullmatch(value.strip()):
+            return float(value)  # PyYAML reads 1e-3 (no dot) as a string
     elif hint is str:
         if isinstance(value, str):
             return value

@@ -2,7 +2,14 @@ import numpy as np
 import pytest
 
 from dexnet_core.synth.render import Raycaster
-from dexnet_core.synth.suction import SuctionCup, SuctionNoise, robust_suction_quality, seal, wrench_resisted
+from dexnet_core.synth.suction import (
+    SuctionCup,
+    SuctionNoise,
+    ring_is_flat,
+    robust_suction_quality,
+    seal,
+    wrench_resisted,
+)
 
 trimesh = pytest.importorskip("trimesh")
 
@@ -22,6 +29,22 @@ def test_flat_top_seals_and_sharp_edge_does_not(box):
     sealed, q = seal(caster, contacts, approach, SuctionCup())
     assert sealed.tolist() == [True, False, False, False]
     assert np.allclose(q[0], [0, 0, 0.05], atol=1e-6) and np.isnan(q[3]).all()
+
+
+def test_ring_flatness_is_the_rms_distance_from_the_best_fit_plane():
+    phi = np.linspace(0, 2 * np.pi, 16, endpoint=False)
+    ring = np.stack([0.01 * np.cos(phi), 0.01 * np.sin(phi), np.zeros_like(phi)], axis=1)
+    tilt = np.array([[1, 0, 0], [0, np.cos(0.6), -np.sin(0.6)], [0, np.sin(0.6), np.cos(0.6)]])
+
+    def warped(amplitude):  # saddle: RMS plane distance amplitude / sqrt(2)
+        return (ring + np.outer(amplitude * np.cos(2 * phi), [0, 0, 1])) @ tilt.T + [0.1, 0.2, 0.7]
+
+    assert ring_is_flat(warped(0.0), 0.002) and ring_is_flat(warped(0.0013), 0.002)
+    assert not ring_is_flat(warped(0.0015), 0.002)
+    notch = ring.copy()
+    notch[3, 2] -= 0.003  # one point 3 mm off: RMS 0.7 mm
+    assert ring_is_flat(notch, 0.002)
+    np.testing.assert_array_equal(ring_is_flat(np.stack([warped(0.0), warped(0.002)]), 0.002), [True, False])
 
 
 def test_wrench_resistance_against_gravity():

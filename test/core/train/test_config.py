@@ -97,6 +97,12 @@ def test_overrides(tmp_path):
         load_config(path, ["training.batch_size=0"])
     with pytest.raises(ConfigError, match="key=value"):
         load_config(path, ["training.batch_size"])
+    # YAML 1.1 reads exponents without a dot as strings; float keys take them as numbers
+    path.write_text("training: {dataset_path: x}\noptimizer: {learning_rate: 1e-3}\n")
+    assert load_config(path, ["optimizer.weight_decay=5E-4"]).optimizer.learning_rate == 1e-3
+    assert load_config(path, ["optimizer.weight_decay=5E-4"]).optimizer.weight_decay == 5e-4
+    with pytest.raises(ConfigError, match="optimizer.learning_rate must be float, got 'e-3'"):
+        load_config(path, ["optimizer.learning_rate=e-3"])
     with pytest.raises(ConfigError, match="not found"):
         load_config(tmp_path / "missing.yaml")
 
