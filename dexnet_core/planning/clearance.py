@@ -75,16 +75,19 @@ def footprint_min_depth(depth: np.ndarray, intrinsics: CameraIntrinsics, u: np.n
     """
     c, s = math.cos(angle), math.sin(angle)
     fx, fy = footprint[:, 0], footprint[:, 1]
-    dx, dy = fx * s + fy * c, -fx * c + fy * s  # camera-frame offsets (m) of the samples
+    # camera-frame offsets (m) of the samples; float32 / int32 (n x m arrays) keep this memory-light
+    dx, dy = (fx * s + fy * c).astype(np.float32), (-fx * c + fy * s).astype(np.float32)
     shape = np.shape(u)
-    u, v = np.asarray(u, dtype=np.float64).ravel(), np.asarray(v, dtype=np.float64).ravel()
-    inv_z = 1.0 / np.asarray(scale_depth, dtype=np.float64).ravel()
-    pu = u[:, None] + intrinsics.fx * inv_z[:, None] * dx[None]
-    pv = v[:, None] + intrinsics.fy * inv_z[:, None] * dy[None]
+    u, v = np.asarray(u, dtype=np.float32).ravel(), np.asarray(v, dtype=np.float32).ravel()
+    inv_z = (1.0 / np.asarray(scale_depth, dtype=np.float64).ravel()).astype(np.float32)
     h, w = depth.shape
-    iu = np.clip(np.rint(pu).astype(np.int64), 0, w - 1)
-    iv = np.clip(np.rint(pv).astype(np.int64), 0, h - 1)
-    return depth[iv, iu].min(axis=1).reshape(shape)
+    iu = np.rint(u[:, None] + np.float32(intrinsics.fx) * inv_z[:, None] * dx[None]).astype(np.int32)
+    iv = np.rint(v[:, None] + np.float32(intrinsics.fy) * inv_z[:, None] * dy[None]).astype(np.int32)
+    np.clip(iu, 0, w - 1, out=iu)
+    np.clip(iv, 0, h - 1, out=iv)
+    iv *= w
+    iv += iu  # flat pixel index
+    return np.ascontiguousarray(depth).ravel()[iv].min(axis=1).reshape(shape)
 
 
 def surface_normals(depth: np.ndarray, intrinsics: CameraIntrinsics, u: np.ndarray, v: np.ndarray,
