@@ -4,7 +4,8 @@ A gripper moving along its approach onto a grasp first meets the surface seen un
 Parallel jaw (approach = optical axis): the footprints of the two fingers at the jaw opening and of the
 palm above them lie in the image plane; ``footprint_min_depth`` is the nearest observed depth under one.
 Suction (approach = -surface normal): the cup is a cylinder along the approach with its lip disk at the
-contact; ``cup_gaps`` is how far the observed surface lies behind (+) or in front of (-) its samples.
+contact; ``cup_pixels`` projects its samples, and the observed depth there minus theirs is how far the
+surface lies behind (+) or in front of (-) each sample.
 Footprints are sampled about every 2 input pixels, scaled to pixels at each candidate's own depth and read
 from the hole-free depth image; samples outside the image take the nearest border pixel. Everything is
 vectorised over candidates.
@@ -129,17 +130,6 @@ def cup_pixels(intrinsics: CameraIntrinsics, shape: tuple[int, int], u: np.ndarr
     iu = np.clip(np.rint(intrinsics.fx * pts[..., 0] / z + intrinsics.cx).astype(np.int64), 0, w - 1)
     iv = np.clip(np.rint(intrinsics.fy * pts[..., 1] / z + intrinsics.cy).astype(np.int64), 0, h - 1)
     return iv, iu, z
-
-
-def cup_gaps(depth: np.ndarray, intrinsics: CameraIntrinsics, u: np.ndarray, v: np.ndarray,
-             contact_depth: np.ndarray, approach: np.ndarray, footprint: np.ndarray) -> np.ndarray:
-    """(n, m) gap (m, along the optical axis) between the observed surface and each sample of a cup at each
-    contact: negative where the surface lies in front of the sample (the cup would meet it first), positive
-    where it lies behind (the lip has to stretch to reach it). Arguments as ``cup_pixels``; depth (H, W)
-    metres, hole-free.
-    """
-    iv, iu, z = cup_pixels(intrinsics, depth.shape, u, v, contact_depth, approach, footprint)
-    return depth[iv, iu] - z
 
 
 def lip_ring(footprint: np.ndarray, radius_m: float) -> np.ndarray:

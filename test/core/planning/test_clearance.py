@@ -10,7 +10,7 @@ from dexnet_core.errors import NoValidGraspError
 from dexnet_core.planning import planner as planner_module
 from dexnet_core.planning.clearance import (
     cup_footprint,
-    cup_gaps,
+    cup_pixels,
     disk_footprint,
     finger_footprint,
     footprint_min_depth,
@@ -21,6 +21,12 @@ from dexnet_core.planning.clearance import (
 from dexnet_core.planning.config import PlannerConfig
 from dexnet_core.planning.grasp import surface_normal
 from dexnet_core.planning.planner import GraspPlanner
+
+
+def cup_gaps(depth, camera, u, v, contact_depth, approach, cup):
+    """Observed depth minus cup-sample depth at each projected sample, as the planner computes it."""
+    rows, cols, z = cup_pixels(camera, depth.shape, u, v, contact_depth, approach, cup)
+    return depth[rows, cols] - z
 
 
 def test_finger_footprint_covers_both_fingers_outside_the_opening():
