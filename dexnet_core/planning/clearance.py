@@ -91,23 +91,6 @@ def footprint_min_depth(depth: np.ndarray, intrinsics: CameraIntrinsics, u: np.n
     return np.ascontiguousarray(depth).ravel()[iv].min(axis=1).reshape(shape)
 
 
-def surface_normals(depth: np.ndarray, intrinsics: CameraIntrinsics, u: np.ndarray, v: np.ndarray,
-                    window_px: int) -> np.ndarray:
-    """(n, 3) unit surface normals towards the camera at pixels (u, v) (n,): least-squares planes through
-    the deprojected ``window_px`` square around each (as grasp.surface_normal, batched)."""
-    h, w = depth.shape
-    r = window_px // 2
-    du, dv = np.meshgrid(np.arange(-r, r + 1), np.arange(-r, r + 1))
-    pu = np.clip(np.rint(np.ravel(u)).astype(np.int64)[:, None] + du.ravel(), 0, w - 1)  # (n, k)
-    pv = np.clip(np.rint(np.ravel(v)).astype(np.int64)[:, None] + dv.ravel(), 0, h - 1)
-    z = depth[pv, pu].astype(np.float64)
-    pts = np.stack([(pu - intrinsics.cx) * z / intrinsics.fx, (pv - intrinsics.cy) * z / intrinsics.fy, z],
-                   axis=2)
-    centred = pts - pts.mean(axis=1, keepdims=True)
-    normals = np.linalg.eigh(np.einsum("nki,nkj->nij", centred, centred))[1][:, :, 0]  # smallest eigenvalue
-    return np.where(normals[:, 2:] > 0, -normals, normals)
-
-
 def cup_pixels(intrinsics: CameraIntrinsics, shape: tuple[int, int], u: np.ndarray, v: np.ndarray,
                contact_depth: np.ndarray, approach: np.ndarray, footprint: np.ndarray
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

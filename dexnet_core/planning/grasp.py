@@ -88,24 +88,34 @@ def approach_frame(approach: np.ndarray) -> np.ndarray:
 def surface_normal(
     depth_m: np.ndarray, intrinsics: CameraIntrinsics, u: float, v: float, window_px: int = 7
 ) -> np.ndarray:
-    """Unit surface normal (3,) at pixel (u, v), pointing towards the camera (optical frame).
+    """Unit surface normal (3,) at pixel (u, v), pointing towards the camera (optical frame): one
+    ``surface_normals`` fit."""
+    return surface_normals(depth_m, intrinsics, np.array([u]), np.array([v]), window_px)[0]
 
-    Fits a plane (least squares) to the deprojected points of a ``window_px`` square around the pixel of the
-    hole-free (H, W) metres depth image. Falls back to (0, 0, -1) for a degenerate window.
+
+def surface_normals(depth_m: np.ndarray, intrinsics: CameraIntrinsics, u: np.ndarray, v: np.ndarray,
+                    window_px: int = 7) -> np.ndarray:
+    """(n, 3) unit surface normals at pixels (u, v) (n,), pointing towards the camera (optical frame).
+
+    Fits a plane (least squares) to the deprojected valid points (finite, > 0) of a ``window_px`` square
+    around each pixel of the (H, W) metres depth image, cropped to the image. Falls back to (0, 0, -1) for a
+    degenerate window (fewer than 3 points, or all on a line).
     """
     h, w = depth_m.shape
     r = window_px // 2
-    c, rr = int(round(u)), int(round(v))
-    v0, v1, u0, u1 = max(rr - r, 0), min(rr + r + 1, h), max(c - r, 0), min(c + r + 1, w)
-    vv, uu = np.mgrid[v0:v1, u0:u1]
-    z = depth_m[v0:v1, u0:u1].astype(np.float64)
-    ok = np.isfinite(z) & (z > 0)
-    if ok.sum() < 3:
-        return np.array([0.0, 0.0, -1.0])
-    pts = intrinsics.deproject(np.stack([uu[ok], vv[ok]], axis=1), z[ok])
-    centred = pts - pts.mean(axis=0)
-    _, sv, vt = np.linalg.svd(centred, full_matrices=False)
-    if sv.size < 3 or sv[1] < 1e-9:
-        return np.array([0.0, 0.0, -1.0])
-    n = vt[2]
-    return -n if n[2] > 0 else n
+    du, dv = np.meshgrid(np.arange(-r, r + 1), np.arange(-r, r + 1))
+    pu = np.rint(np.ravel(u)).astype(np.int64)[:, None] + du.ravel()  # (n, k)
+    pv = np.rint(np.ravel(v)).astype(np.int64)[:, None] + dv.ravel()
+    inside = (pu >= 0) & (pu < w) & (pv >= 0) & (pv < h)
+    z = depth_m[np.clip(pv, 0, h - 1), np.clip(pu, 0, w - 1)].astype(np.float64)
+    ok = inside & np.isfinite(z) & (z > 0)
+    z = np.where(ok, z, 0.0)
+    pts = np.stack([(pu - intrinsics.cx) * z / intrinsics.fx, (pv - intrinsics.cy) * z / intrinsics.fy, z],
+                   axis=2)
+    count = ok.sum(axis=1)
+    mean = (pts * ok[..., None]).sum(axis=1) / np.maximum(count, 1)[:, None]
+    centred = (pts - mean[:, None]) * ok[..., None]
+    evals, evecs = np.linalg.eigh(np.einsum("nki,nkj->nij", centred, centred))
+    normals = evecs[:, :, 0]  # smallest eigenvalue
+    normals[(count < 3) | (evals[:, 1] < 1e-18)] = (0.0, 0.0, -1.0)  # 1e-18: second singular value 1e-9
+    return np.where(normals[:, 2:] > 0, -normals, normals)

@@ -47,7 +47,6 @@ from dexnet_core.planning.clearance import (
     lip_ring,
     rect_footprint,
     sample_step_m,
-    surface_normals,
 )
 from dexnet_core.planning.config import PlannerConfig
 from dexnet_core.planning.grasp import (
@@ -56,6 +55,7 @@ from dexnet_core.planning.grasp import (
     parallel_jaw_frame,
     quaternion_from_matrix,
     surface_normal,
+    surface_normals,
 )
 from dexnet_core.planning.heatmaps import (
     AngleGrid,

@@ -16,10 +16,9 @@ from dexnet_core.planning.clearance import (
     footprint_min_depth,
     lip_ring,
     sample_step_m,
-    surface_normals,
 )
 from dexnet_core.planning.config import PlannerConfig
-from dexnet_core.planning.grasp import surface_normal
+from dexnet_core.planning.grasp import surface_normal, surface_normals
 from dexnet_core.planning.planner import GraspPlanner
 
 
