@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import math
 import time
 from pathlib import Path
 
@@ -34,6 +35,32 @@ def dexnet_base_flops() -> float:
     convs = 32 * 32 * 64 * (7 * 7 * 1 + 5 * 5 * 64) + 16 * 16 * 64 * (3 * 3 * 64) * 2
     fcs = 16384 * 1024 + 1024 * 1024 + 1024
     return 2.0 * (convs + fcs)
+
+
+def stride1_heatmap_gflop(fc, h: int, w: int) -> dict[str, float]:
+    """Floating-point work (GFLOP, 2 per multiply-add) of a stride-1 DexNetBase heatmap of an (h, w) frame.
+
+    "reference": the four-pass method (each pass the whole network, fc as a direct 16x16 convolution);
+    the rest is ours by stage: the a-trous trunk, the overlap-save FFT fc (per-frequency products and the
+    two inverse-DFT matmuls, over the tiles ``fc`` uses) and fc2 / fc3 at every tile position.
+    """
+    c, f = 64, 1024
+    conv1, conv2, conv34 = 7 * 7 * c, 5 * 5 * c * c, 2 * 3 * 3 * c * c  # multiply-adds per position
+    kh = kw = 16
+    hp, wp = h // 2, w // 2  # one pooled phase
+    ho, wo = hp - kh + 1, wp - kw + 1
+    per_pass = h * w * (conv1 + conv2) + hp * wp * conv34 + ho * wo * (kh * kw * c * f + f * f + f)
+    n = fc.fft_size
+    th, tw, half = n - kh + 1, n - kw + 1, n // 2 + 1
+    tiles = 4 * math.ceil(ho / th) * math.ceil(wo / tw)
+    positions = tiles * th * tw
+    work = {
+        "reference": 4 * per_pass,
+        "trunk": h * w * (conv1 + conv2 + conv34),
+        "fc (FFT)": tiles * f * (n * half * 2 * 2 * c + 2 * th * 2 * n * half + th * tw * 2 * half),
+        "fc2 + fc3": positions * (f * f + f),
+    }
+    return {k: 2 * v / 1e9 for k, v in work.items()}
 
 
 @torch.no_grad()
@@ -100,6 +127,14 @@ def bench_heatmaps(reps: int, reference_stride1: bool) -> None:
         t_ref1 = time.perf_counter() - start
         print(f"  stride 1 ({tuple(fast1.shape[1:])}): reference four-pass {t_ref1:6.1f} s  ours {t1:5.2f} s "
               f"x{t_ref1 / t1:4.1f}  max |diff| {(fast1 - slow1).abs().max().item():.1e}")
+        work = stride1_heatmap_gflop(fc, *im.shape[2:])
+        ref_gflop = work.pop("reference")
+        ours_gflop = sum(work.values())
+        parts = ", ".join(f"{k} {v:.0f}" for k, v in work.items())
+        print(f"    work: reference {ref_gflop:.0f} GFLOP ({ref_gflop / t_ref1:.0f} GFLOP/s), "
+              f"ours {ours_gflop:.0f} GFLOP ({parts}; {ours_gflop / t1:.0f} GFLOP/s): "
+              "at the reference's rate ours would take "
+              f"{ours_gflop * t_ref1 / ref_gflop:.2f} s, x{ref_gflop / ours_gflop:.1f}")
     else:
         print(f"  stride 1 ({tuple(fast1.shape[1:])}): ours {t1:5.2f} s (reference skipped)")
     base = reference.BaseFCGQCNN.from_gqcnn(ref).eval()
