@@ -44,9 +44,9 @@ def stride1_heatmap_gflop(fc, h: int, w: int) -> dict[str, float]:
     the rest is ours by stage: the a-trous trunk, the overlap-save FFT fc (per-frequency products and the
     two inverse-DFT matmuls, over the tiles ``fc`` uses) and fc2 / fc3 at every tile position.
     """
-    c, f = 64, 1024
-    conv1, conv2, conv34 = 7 * 7 * c, 5 * 5 * c * c, 2 * 3 * 3 * c * c  # multiply-adds per position
-    kh = kw = 16
+    c, f = fc.model.feature_shape[0], fc.model.fc.out_features
+    conv1, conv2, conv34 = 7 * 7 * c, 5 * 5 * c * c, 2 * 3 * 3 * c * c  # DexNetBase trunk, MACs per position
+    kh, kw = fc.kernel_hw
     hp, wp = h // 2, w // 2  # one pooled phase
     ho, wo = hp - kh + 1, wp - kw + 1
     per_pass = h * w * (conv1 + conv2) + hp * wp * conv34 + ho * wo * (kh * kw * c * f + f * f + f)
