@@ -33,6 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cache-dir", default=None, help="mesh cache (default ~/.cache/dexnet_ros)")
     parser.add_argument("--grasps-per-image", type=int, default=SynthConfig.grasps_per_image)
     parser.add_argument("--shard-size", type=int, default=SynthConfig.shard_size)
+    parser.add_argument("--scale-jitter", type=float, default=SynthConfig.scale_jitter,
+                        help="per view, scale each table axis of the object by exp(U(-j, j)): more varied "
+                             "geometry from the same meshes (0: as meshed)")
     jaw, cup = ParallelJawGripper(), SuctionCup()
     parser.add_argument("--jaw-width", type=float, default=jaw.max_width, help="jaw opening (m)")
     parser.add_argument("--finger-length", type=float, default=jaw.finger_length,
@@ -47,7 +50,8 @@ def run(args: argparse.Namespace) -> int:
     jaw = ParallelJawGripper(max_width=args.jaw_width, finger_length=args.finger_length,
                              tip_depth=args.tip_depth)
     cfg = SynthConfig(gripper=args.gripper, seed=args.seed, num_datapoints=args.num_datapoints,
-                      shard_size=args.shard_size, grasps_per_image=args.grasps_per_image, jaw=jaw,
+                      shard_size=args.shard_size, grasps_per_image=args.grasps_per_image,
+                      scale_jitter=args.scale_jitter, jaw=jaw,
                       cup=SuctionCup(cup_radius=args.cup_radius))
     objects = load_object_library(args.split, source=args.meshes, cache_dir=args.cache_dir,
                                   val_fraction=args.val_fraction, split_seed=args.split_seed,

@@ -71,6 +71,7 @@ class SynthConfig:
     training_depth_m: float = 0.7
     training_focal_px: float = 525.0
     collision_points: int = 1500
+    scale_jitter: float = 0.0  # per view, each table axis of the object scales by exp(U(-j, j)); 0: as meshed
     camera: CameraRange = field(default_factory=CameraRange)
     depth_noise: DepthNoise = field(default_factory=DepthNoise)
     jaw: ParallelJawGripper = field(default_factory=ParallelJawGripper)
@@ -84,6 +85,8 @@ class SynthConfig:
         for name in ("num_datapoints", "shard_size", "grasps_per_image", "crop_size_px", "collision_points"):
             if getattr(self, name) < 1:
                 raise ValueError(f"synth.{name} must be >= 1, got {getattr(self, name)}")
+        if not 0 <= self.scale_jitter <= 1:
+            raise ValueError(f"synth.scale_jitter must be in [0, 1], got {self.scale_jitter}")
         for name in ("uniform_fraction", "off_object_fraction"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"synth.{name} must be in [0, 1], got {getattr(self, name)}")
@@ -117,6 +120,12 @@ class SynthImage:
         self.pose = place_object(obj, rng, pose_index=self.pose_index)
         mesh = obj.mesh.copy()
         mesh.apply_transform(self.pose)
+        self.mass = obj.mass
+        if cfg.scale_jitter > 0:
+            # about the table origin under the object's centre: it stays stable and on the table
+            s = np.exp(rng.uniform(-cfg.scale_jitter, cfg.scale_jitter, 3))
+            mesh.apply_transform(np.diag([*s, 1.0]))
+            self.mass *= float(np.prod(s))
         self.mesh = mesh
         self.caster = Raycaster([mesh])
         self.scene = Raycaster([mesh, table_mesh()])
@@ -218,7 +227,7 @@ def _suction(cfg: SynthConfig, img: SynthImage, rng: np.random.Generator) -> dic
     on = geom == 0
     if on.any():
         quality[on] = robust_suction_quality(img.caster, points[on], approach[on], img.mesh.center_mass,
-                                             img.obj.mass, cfg.cup, cfg.suction_noise, rng)
+                                             img.mass, cfg.cup, cfg.suction_noise, rng)
     cam_dir = img.cam[:3, 2]
     poses = np.zeros((len(uv), 7), np.float32)
     poses[:, 0], poses[:, 1], poses[:, 2] = uv[:, 1], uv[:, 0], dist * d_cam[:, 2]

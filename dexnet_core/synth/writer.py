@@ -71,6 +71,9 @@ def _check_existing(root: Path, cfg: SynthConfig, meta: dict) -> None:
         return
     old = yaml.safe_load(path.read_text()) or {}
     new = yaml.safe_load(yaml.safe_dump(meta))  # tuples become lists, as in the file
+    if "parameters" in old:  # parameters added since that dataset was written had their default then
+        defaults = yaml.safe_load(yaml.safe_dump(SynthConfig().to_dict()))
+        old["parameters"] = {**defaults, **old["parameters"]}
     for key in ("seed", "gripper", "parameters", "meshes"):
         if key in old and old[key] != new[key]:
             raise DatasetError(f"{root} holds a dataset made with a different {key!r}; use another folder "

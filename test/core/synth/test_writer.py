@@ -79,3 +79,17 @@ def test_existing_dataset_with_other_seed_is_refused(mesh_dir, tmp_path):
     other = SynthConfig(num_datapoints=10, shard_size=10, seed=5)
     with pytest.raises(DatasetError, match="seed"):
         synthesize(tmp_path / "ds", other, objs, progress=False)
+
+
+def test_dataset_written_before_a_parameter_existed_resumes_with_its_default(mesh_dir, tmp_path):
+    objs = load_object_library("all", source=mesh_dir, cache_dir=tmp_path / "cache")
+    cfg = SynthConfig(num_datapoints=10, shard_size=10, grasps_per_image=10)
+    synthesize(tmp_path / "ds", cfg, objs, progress=False)
+    path = tmp_path / "ds" / "dataset.yaml"
+    meta = yaml.safe_load(path.read_text())
+    del meta["parameters"]["scale_jitter"]
+    path.write_text(yaml.safe_dump(meta))
+    synthesize(tmp_path / "ds", cfg, objs, progress=False)
+    with pytest.raises(DatasetError, match="parameters"):
+        synthesize(tmp_path / "ds", SynthConfig(num_datapoints=10, shard_size=10, grasps_per_image=10,
+                                                scale_jitter=0.1), objs, progress=False)
