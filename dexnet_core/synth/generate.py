@@ -85,9 +85,7 @@ class SynthConfig:
         for name in ("num_datapoints", "shard_size", "grasps_per_image", "crop_size_px", "collision_points"):
             if getattr(self, name) < 1:
                 raise ValueError(f"synth.{name} must be >= 1, got {getattr(self, name)}")
-        if not 0 <= self.scale_jitter <= 1:
-            raise ValueError(f"synth.scale_jitter must be in [0, 1], got {self.scale_jitter}")
-        for name in ("uniform_fraction", "off_object_fraction"):
+        for name in ("uniform_fraction", "off_object_fraction", "scale_jitter"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"synth.{name} must be in [0, 1], got {getattr(self, name)}")
         if self.depth_offsets[0] > self.depth_offsets[1]:
