@@ -5,9 +5,13 @@ Same transforms as the reference (which applies them per sample in Python):
 - Gaussian-process noise: an 8x8 grid of N(0, sigma=0.005 m) samples, upsampled bicubic x4 to 32x32,
   added where depth > 0 (smooth, correlated sensor-like noise).
 - random 180 degree rotation, vertical flip, horizontal flip (each with probability 1/2).
+- optionally (``rotate_90``, off by default) a transpose with probability 1/2: with the flips this gives all
+  eight 90-degree rotations and mirror images of the crop.
 
 The flips and the rotation are exact symmetries of a Dex-Net grasp: the grasp is at the crop centre and a
-parallel jaw's axis is horizontal, so each maps the grasp onto itself and the label is unchanged.
+parallel jaw's axis is horizontal, so each maps the grasp onto itself and the label is unchanged. A
+90-degree rotation turns the jaw axis vertical, so it is a symmetry only of a round suction cup (whose crops
+are not rotated and whose data already has random camera roll); training refuses it for a parallel jaw.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ class AugmentConfig:
     rotate_180: bool = True        # rotate by 180 degrees with probability 1/2
     flip_vertical: bool = True     # flip rows with probability 1/2
     flip_horizontal: bool = True   # flip columns with probability 1/2
+    rotate_90: bool = False        # transpose with probability 1/2 (suction only: see the module docstring)
 
     def __post_init__(self) -> None:
         if self.gp_sigma < 0:
@@ -84,4 +89,8 @@ def augment_batch(im: torch.Tensor, cfg: AugmentConfig, generator: torch.Generat
         out = _flip_where(out, flip_v, 2)
     if cfg.rotate_180 or cfg.flip_horizontal:
         out = _flip_where(out, flip_h, 3)
+    if cfg.rotate_90:
+        if h != w:
+            raise ValueError(f"rotate_90 needs square crops, got {h}x{w}")
+        out = torch.where(coin().view(-1, 1, 1, 1), out.transpose(2, 3), out)
     return out

@@ -199,6 +199,9 @@ def resolve_data_settings(cfg: TrainConfig, dataset_yaml: dict) -> DataSettings:
     if gripper not in GRIPPERS:
         raise ConfigError(f"training.gripper must be one of {GRIPPERS} (no default from dataset.yaml or "
                           f"dataset preset {cfg.dataset!r}), got {gripper!r}")
+    if cfg.augmentation.rotate_90 and gripper != "suction":
+        raise ConfigError(f"augmentation.rotate_90 is a label symmetry only for suction crops, not for the "
+                          f"{gripper} gripper (it turns the jaw axis vertical)")
     if not label_field:
         raise ConfigError(f"training.label_field is required (no default from dataset.yaml or dataset preset "
                           f"{cfg.dataset!r})")

@@ -25,6 +25,18 @@ def test_flips_are_exact_symmetries():
     torch.testing.assert_close(out.sum((1, 2, 3)), im.sum((1, 2, 3)))
 
 
+def test_rotate_90_reaches_all_eight_symmetries():
+    im = _crops(512)
+    out = augment_batch(im, AugmentConfig(gp_noise=False, rotate_90=True), torch.Generator().manual_seed(3))
+    rots = [torch.rot90(im, k, (2, 3)) for k in range(4)]
+    variants = torch.stack(rots + [r.flip(3) for r in rots])  # (8, B, 1, 32, 32): the dihedral group
+    match = (variants == out.unsqueeze(0)).flatten(2).all(-1)  # (8, B)
+    assert match.any(0).all()
+    assert (match.float().mean(1) > 0.08).all()  # each of the eight is drawn (1/8 expected)
+    with pytest.raises(ValueError, match="square"):
+        augment_batch(torch.rand(4, 1, 32, 16), AugmentConfig(rotate_90=True), torch.Generator())
+
+
 def test_gp_noise_smooth_zero_mean_and_only_on_valid_depth():
     im = _crops(512)
     cfg = AugmentConfig(rotate_180=False, flip_vertical=False, flip_horizontal=False)

@@ -64,6 +64,10 @@ def test_dataset_yaml_defaults_and_precedence():
     assert (s.gripper, s.im_mean, s.label_scale) == ("parallel_jaw", 0.5, 1.0)
     with pytest.raises(ConfigError, match="training.gripper"):
         resolve_data_settings(config_from_dict({"training": {"dataset_path": "x"}}), {})
+    turned = {"training": {"dataset_path": "x"}, "augmentation": {"rotate_90": True}}
+    assert resolve_data_settings(config_from_dict(turned), info).gripper == "suction"
+    with pytest.raises(ConfigError, match="augmentation.rotate_90 .* parallel_jaw"):
+        resolve_data_settings(config_from_dict(turned), {**info, "gripper": "parallel_jaw"})
 
 
 @pytest.mark.parametrize("data, message", [
