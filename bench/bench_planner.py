@@ -7,6 +7,7 @@ Stages are wall-clock seconds; "cpu time" (all threads) shows how much a busy ma
 ``--depth-model`` adds a parallel-jaw model with a gripper-depth input (``--depth-bins`` per pixel).
 
     python bench/bench_planner.py [--frames 20] [--threads 1] [--num-angles 16] [--stride 4] [--depth-model]
+                                  [--suction-symmetries 8]
 """
 
 from __future__ import annotations
@@ -79,6 +80,8 @@ def main() -> None:
     parser.add_argument("--stride", type=int, default=PlannerConfig.stride)
     parser.add_argument("--depth-model", action="store_true", help="also bench a gripper-depth model")
     parser.add_argument("--depth-bins", type=int, default=PlannerConfig.depth_bins)
+    parser.add_argument("--suction-symmetries", type=int, default=PlannerConfig.suction_symmetries,
+                        help="suction: turns / mirror images averaged (1, 2, 4 or 8)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     rng = np.random.default_rng(0)
@@ -87,7 +90,8 @@ def main() -> None:
           f"stride {args.stride}")
     runs = [("suction", False), ("parallel_jaw", False)] + [("parallel_jaw", True)] * args.depth_model
     for gripper, uses_depth in runs:
-        config = PlannerConfig(num_angles=args.num_angles, stride=args.stride, depth_bins=args.depth_bins)
+        config = PlannerConfig(num_angles=args.num_angles, stride=args.stride, depth_bins=args.depth_bins,
+                               suction_symmetries=args.suction_symmetries)
         planner, label = planner_for(gripper, config, uses_depth)
         planner.plan(frames[0], PRIMESENSE)  # warm-up
         stages: dict[str, list[float]] = {}
@@ -99,6 +103,8 @@ def main() -> None:
             stages.setdefault("cpu time", []).append(time.process_time() - c0)
         angles = 1 if gripper == "suction" else args.num_angles
         bins = f", {args.depth_bins} depth bins" if uses_depth else ""
+        if gripper == "suction" and args.suction_symmetries > 1:
+            bins = f", {args.suction_symmetries} symmetries"
         print(f"\n{gripper} ({angles} angle(s){bins}), model: {label}, network scale {result.scale.width}x"
               f"{result.scale.height}")
         for k, vals in stages.items():

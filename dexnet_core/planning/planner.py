@@ -64,6 +64,7 @@ from dexnet_core.planning.heatmaps import (
     grid_shape,
     make_canvas,
     render_heatmap,
+    symmetry_mean,
 )
 from dexnet_core.planning.nms import top_k_nms
 from dexnet_core.planning.preprocess import candidate_mask, inpaint_depth, valid_depth
@@ -216,7 +217,9 @@ class GraspPlanner:
         im = canvas.sample(scene)
         with torch.inference_mode():
             z = None if bins is None else torch.as_tensor(bins, dtype=torch.float32, device=self.device)[None]
-            qb = self.gqm.heatmap(im, z, stride=stride, exact=exact)[0].float().cpu().numpy()
+            count = cfg.suction_symmetries if self.gqm.gripper == "suction" else 1
+            qb = symmetry_mean(lambda x: self.gqm.heatmap(x, z, stride=stride, exact=exact), im, count)
+            qb = qb[0].float().cpu().numpy()
         if self.gqm.gripper == "suction":  # the cup check runs best-first at selection (_select_sealable)
             return AngleGrid(angle, qb, np.full_like(qb, np.nan), to_input)
         u, v = cell_centers(to_input, grid_shape(canvas, stride))

@@ -46,6 +46,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="robot motion time per attempt for picks/hour (default 6 s)")
     parser.add_argument("--no-noise", action="store_true", help="render depth without sensor noise")
     parser.add_argument("--device", default="cpu", help="planner device: cpu, cuda, auto (default cpu)")
+    parser.add_argument("--suction-symmetries", type=int, default=1,
+                        help="suction planner: average the quality over 1, 2, 4 or 8 turns / mirror images "
+                        "of the image (default 1)")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     parser.add_argument("--resume", action="store_true",
                         help="keep the episodes already in OUT/results.json (same setup) and run the rest")
@@ -56,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
     from tqdm import tqdm
 
+    from dexnet_core.planning.config import PlannerConfig
     from dexnet_core.planning.overlay import save_png
     from dexnet_core.sim.episode import EpisodeConfig, run_episode
     from dexnet_core.sim.policies import make_policy
@@ -73,10 +77,12 @@ def run(args: argparse.Namespace) -> int:
     config = EpisodeConfig(num_objects=args.objects, max_consecutive_failures=args.max_failures,
                            depth_noise=not args.no_noise, split=args.split)
     model = args.model or DEFAULT_MODELS[args.gripper]
-    policies = [make_policy(n, args.gripper, model=model, device=args.device) for n in names]
+    planner_config = PlannerConfig(suction_symmetries=args.suction_symmetries)
+    policies = [make_policy(n, args.gripper, model=model, planner_config=planner_config, device=args.device)
+                for n in names]
     setup = {"gripper": args.gripper, "objects": args.objects, "max_failures": args.max_failures,
              "split": args.split, "library_size": args.library_size, "noise": not args.no_noise,
-             "model": model if "planner" in names else None}
+             "model": model if "planner" in names else None, "suction_symmetries": args.suction_symmetries}
     args.out.mkdir(parents=True, exist_ok=True)
     done = _load_previous(args.out / "results.json", setup) if args.resume else {}
     seeds = range(args.seed, args.seed + args.episodes)
@@ -122,6 +128,7 @@ def _load_previous(path: Path, setup: dict) -> dict:
     try:
         data = json.loads(path.read_text())
         previous, episodes = data["setup"], data["episodes"]
+        previous.setdefault("suction_symmetries", 1)  # written before the option existed
     except (ValueError, KeyError, TypeError) as exc:
         raise DexnetError(f"cannot resume from {path}: {exc}") from exc
     differ = {k: (previous.get(k), v) for k, v in setup.items()

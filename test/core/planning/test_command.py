@@ -71,3 +71,11 @@ def test_plan_bad_input_is_a_one_line_error(tmp_path, checkpoint, capsys, name, 
     assert rc == 1
     assert err.startswith("dexnet plan: error:") and "\n" not in err
     assert not list(tmp_path.glob("*_grasps.json"))
+
+
+def test_plan_bad_symmetry_count_is_a_one_line_error(tmp_path, checkpoint, capsys):
+    np.save(tmp_path / "scene.npy", np.full((120, 160), 0.7, np.float32))
+    rc = main(["plan", str(tmp_path / "scene.npy"), "--model", str(checkpoint), "--out", str(tmp_path),
+               "--intrinsics", "200,200,79.5,59.5", "--suction-symmetries", "3"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 1 and "suction_symmetries must be one of (1, 2, 4, 8), got 3" in err and "\n" not in err
