@@ -149,7 +149,9 @@ def symmetry_mean(score: Callable[[torch.Tensor], torch.Tensor], im: torch.Tenso
     result is the mean quality of the transformed crops of cell (i, j): test-time averaging, at ``count``
     times the cost.
     """
-    turns = (0,) if count == 1 else (0, 2) if count == 2 else (0, 1, 2, 3)
+    if count == 1:  # the planner's default: no copies
+        return score(im)
+    turns = (0, 2) if count == 2 else (0, 1, 2, 3)
     maps = []
     for mirror in (False, True) if count == 8 else (False,):
         for k in turns:
