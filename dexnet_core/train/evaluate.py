@@ -81,7 +81,8 @@ def evaluate_checkpoint(gqm, dataset: str | Path, split: str = "val", training_s
     """Score ``gqm`` on a dataset split; the split comes from the training state when it fits the dataset.
 
     split : "val", "train" or "all". Without a stored split, the kind/seed in ``gqm.config`` (or "auto")
-    is recomputed. Also reports the depth mean/std of the evaluated crops (m).
+    is recomputed. Also reports the depth mean/std of the evaluated crops (m) and, when the dataset has
+    object labels, the number of objects and a 95% bootstrap interval of the AP over objects.
     """
     if split not in ("val", "train", "all"):
         raise ValueError(f"split must be 'val', 'train' or 'all', got {split!r}")
@@ -109,6 +110,10 @@ def evaluate_checkpoint(gqm, dataset: str | Path, split: str = "val", training_s
                          num_workers=num_workers)
     scores, labels = predict(gqm, loader, indices)
     report = summarize(labels, scores)
+    if data.has(OBJECT_FIELD):
+        objects = np.asarray(data[OBJECT_FIELD])[np.sort(indices)]
+        report.update(num_objects=int(len(np.unique(objects))), average_precision_ci95=list(
+            metrics.average_precision_interval(labels, scores, objects)))
     sums = np.zeros(2)
     for start in range(0, len(indices), 65536):
         chunk = np.asarray(data[DEPTH_FIELD][indices[start:start + 65536]], dtype=np.float64)

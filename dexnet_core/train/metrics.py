@@ -38,31 +38,57 @@ def classification_report(labels: np.ndarray, scores: np.ndarray, threshold: flo
             "recall": recall, "f1": f1, **c}
 
 
-def precision_recall_curve(labels: np.ndarray,
-                           scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def precision_recall_curve(labels: np.ndarray, scores: np.ndarray,
+                           counts: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Precision and recall of ``scores >= t`` for every distinct score t, highest t first.
 
+    counts : optional (n,) non-negative integers, each datapoint counted that many times (a bootstrap draw).
     Returns (precision, recall, thresholds), each (k,) float64 for the k distinct scores.
     """
     y, s = _check(labels, scores)
+    w = np.ones(len(s)) if counts is None else np.asarray(counts, dtype=np.float64).reshape(-1)
+    if w.shape != s.shape:
+        raise ValueError(f"counts and scores differ in length: {w.shape[0]} vs {s.shape[0]}")
     order = np.argsort(-s, kind="stable")
-    s, y = s[order], y[order]
+    s, y, w = s[order], y[order], w[order]
     last = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1] if len(s) else np.zeros(0, int)
-    tp = np.cumsum(y)[last]
-    fp = (last + 1) - tp
-    npos = y.sum()
-    precision = tp / np.maximum(tp + fp, 1)
+    tp = np.cumsum(w * y)[last]
+    seen = np.cumsum(w)[last]
+    npos = tp[-1] if len(tp) else 0.0
+    precision = tp / np.maximum(seen, 1)
     recall = tp / npos if npos else np.ones_like(tp, dtype=np.float64)
     return precision.astype(np.float64), recall.astype(np.float64), s[last]
 
 
-def average_precision(labels: np.ndarray, scores: np.ndarray) -> float:
+def average_precision(labels: np.ndarray, scores: np.ndarray, counts: np.ndarray | None = None) -> float:
     """Area under the step-wise precision-recall curve; NaN when there are no positives."""
-    y, _ = _check(labels, scores)
-    if not y.any():
+    precision, recall, _ = precision_recall_curve(labels, scores, counts)
+    if not len(precision) or precision[-1] == 0:  # the last precision is the positive fraction
         return float("nan")
-    precision, recall, _ = precision_recall_curve(labels, scores)
     return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+
+
+def average_precision_interval(labels: np.ndarray, scores: np.ndarray, groups: np.ndarray,
+                               resamples: int = 1000, level: float = 0.95,
+                               seed: int = 0) -> tuple[float, float]:
+    """Bootstrap ``level`` interval of the average precision, resampling whole groups (objects).
+
+    Datapoints of one object are correlated, so the interval draws objects with replacement (each drawn
+    object brings all its datapoints) rather than datapoints.
+    """
+    y, s = _check(labels, scores)
+    g = np.asarray(groups).reshape(-1)
+    if g.shape != s.shape:
+        raise ValueError(f"groups and scores differ in length: {g.shape[0]} vs {s.shape[0]}")
+    _, member = np.unique(g, return_inverse=True)
+    num_groups = int(member.max()) + 1 if len(member) else 0
+    rng = np.random.default_rng(seed)
+    draws = [average_precision(y, s, np.bincount(rng.integers(0, num_groups, num_groups),
+                                                 minlength=num_groups)[member])
+             for _ in range(resamples)]
+    tail = 50.0 * (1.0 - level)
+    lo, hi = np.nanpercentile(draws, [tail, 100.0 - tail])
+    return float(lo), float(hi)
 
 
 def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:

@@ -23,6 +23,8 @@ def test_train_then_eval_cli(config_dict, tmp_path, capsys):
     report = json.loads((out / "metrics.json").read_text())
     assert report["split"] == "val" and report["split_kind"] == "object" and report["num"] == 200
     assert report["accuracy"] > 0.8 and 0.0 < report["positive_fraction"] < 1.0
+    lo, hi = report["average_precision_ci95"]
+    assert report["num_objects"] == 2 and lo <= report["average_precision"] <= hi
     # crops are 0.7 m with a 10x10 block 3 cm closer on positives
     expected_mean = 0.7 - 0.03 * 100 / 1024 * report["positive_fraction"]
     assert report["depth_mean"] == pytest.approx(expected_mean, abs=2e-4)

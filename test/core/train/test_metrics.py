@@ -42,3 +42,29 @@ def test_bce_by_hand_and_shape_check():
     assert metrics.bce_loss([1, 0], [0.8, 0.4]) == pytest.approx(-(math.log(0.8) + math.log(0.6)) / 2)
     with pytest.raises(ValueError, match="length"):
         metrics.roc_auc([1, 0, 1], [0.2, 0.3])
+
+
+def test_counts_weigh_like_repeated_datapoints():
+    rng = np.random.default_rng(3)
+    y, s = rng.random(200) < 0.3, np.round(rng.random(200), 2)  # rounding makes ties
+    counts = rng.integers(0, 4, 200)
+    repeated = np.repeat(np.arange(200), counts)
+    assert metrics.average_precision(y, s, counts) == pytest.approx(
+        metrics.average_precision(y[repeated], s[repeated]), abs=1e-12)
+    assert math.isnan(metrics.average_precision(y, s, np.where(y, 0, counts)))
+    with pytest.raises(ValueError, match="counts"):
+        metrics.average_precision(y, s, counts[:10])
+
+
+def test_average_precision_interval_resamples_objects():
+    rng = np.random.default_rng(4)
+    groups = np.repeat(np.arange(40), 50)
+    easy = groups < 20  # half the objects are scored well, half at random
+    y = rng.random(2000) < 0.3
+    s = np.where(easy, 0.5 * y + 0.5 * rng.random(2000), rng.random(2000))
+    ap = metrics.average_precision(y, s)
+    lo, hi = metrics.average_precision_interval(y, s, groups, resamples=300)
+    assert lo < ap < hi and hi - lo > 0.05  # the easy / hard mix of objects dominates the spread
+    lo1, hi1 = metrics.average_precision_interval(y, s, np.arange(2000), resamples=300)
+    assert hi1 - lo1 < hi - lo  # independent datapoints vary less than whole objects
+    assert metrics.average_precision_interval(y, s, np.zeros(2000), resamples=20) == (ap, ap)
