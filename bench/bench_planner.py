@@ -7,7 +7,7 @@ Stages are wall-clock seconds; "cpu time" (all threads) shows how much a busy ma
 ``--depth-model`` adds a parallel-jaw model with a gripper-depth input (``--depth-bins`` per pixel).
 
     python bench/bench_planner.py [--frames 20] [--threads 1] [--num-angles 16] [--stride 4] [--depth-model]
-                                  [--suction-symmetries 8]
+                                  [--jaw-symmetries 2] [--suction-symmetries 8]
 """
 
 from __future__ import annotations
@@ -80,6 +80,8 @@ def main() -> None:
     parser.add_argument("--stride", type=int, default=PlannerConfig.stride)
     parser.add_argument("--depth-model", action="store_true", help="also bench a gripper-depth model")
     parser.add_argument("--depth-bins", type=int, default=PlannerConfig.depth_bins)
+    parser.add_argument("--jaw-symmetries", type=int, default=PlannerConfig.jaw_symmetries,
+                        help="parallel jaw: crop symmetries averaged (1, 2 or 4)")
     parser.add_argument("--suction-symmetries", type=int, default=PlannerConfig.suction_symmetries,
                         help="suction: turns / mirror images averaged (1, 2, 4 or 8)")
     args = parser.parse_args()
@@ -91,7 +93,7 @@ def main() -> None:
     runs = [("suction", False), ("parallel_jaw", False)] + [("parallel_jaw", True)] * args.depth_model
     for gripper, uses_depth in runs:
         config = PlannerConfig(num_angles=args.num_angles, stride=args.stride, depth_bins=args.depth_bins,
-                               suction_symmetries=args.suction_symmetries)
+                               jaw_symmetries=args.jaw_symmetries, suction_symmetries=args.suction_symmetries)
         planner, label = planner_for(gripper, config, uses_depth)
         planner.plan(frames[0], PRIMESENSE)  # warm-up
         stages: dict[str, list[float]] = {}
@@ -103,8 +105,9 @@ def main() -> None:
             stages.setdefault("cpu time", []).append(time.process_time() - c0)
         angles = 1 if gripper == "suction" else args.num_angles
         bins = f", {args.depth_bins} depth bins" if uses_depth else ""
-        if gripper == "suction" and args.suction_symmetries > 1:
-            bins = f", {args.suction_symmetries} symmetries"
+        symmetries = len(planner.symmetries)
+        if symmetries > 1:
+            bins += f", {symmetries} symmetries"
         print(f"\n{gripper} ({angles} angle(s){bins}), model: {label}, network scale {result.scale.width}x"
               f"{result.scale.height}")
         for k, vals in stages.items():

@@ -93,6 +93,8 @@ PLANNER_PARAMS = (
     ParamSpec("training_depth_m", 0.7, "camera distance at which crop_size_px holds, m", 0.01, 20.0),
     ParamSpec("training_focal_px", 525.0, "focal length of the training camera, px", 1.0, 10000.0),
     ParamSpec("stride", 4, "heatmap stride in network pixels", 1, 32),
+    ParamSpec("jaw_symmetries", 1, "parallel jaw: average the quality over 1, 2 or 4 symmetries of the "
+              "crops (180-degree turn, mirror images; that many times the network time)", 1, 4),
     ParamSpec("suction_symmetries", 1, "suction: average the quality over 1, 2, 4 or 8 turns / mirror "
               "images of the image (that many times the network time)", 1, 8),
     ParamSpec("jaw_width_m", 0.08, "parallel-jaw opening: reported with each grasp and checked for "

@@ -42,9 +42,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--num-angles", type=int, default=PlannerConfig.num_angles, help="jaw angles tried")
     parser.add_argument("--stride", type=int, help="heatmap stride in network pixels (default: "
                         f"{PlannerConfig.stride} parallel jaw, {PlannerConfig.suction_stride} suction)")
+    parser.add_argument("--jaw-symmetries", type=int, default=PlannerConfig.jaw_symmetries,
+                        help="parallel jaw: average the quality over 1, 2 or 4 symmetries of the crops (the "
+                        "180-degree turn, then the mirror images), that many times the network time")
     parser.add_argument("--suction-symmetries", type=int, default=PlannerConfig.suction_symmetries,
-                        help="suction: average the quality over 1, 2, 4 or 8 turns / mirror images of the "
-                        "image (that many times the network time)")
+                        help="suction: the same over 1, 2, 4 or 8 turns / mirror images")
     parser.add_argument("--roi", help="x,y,w,h region for grasp centres, pixels")
     parser.add_argument("--no-clearance", action="store_true",
                         help="keep grasps whose gripper would hit the observed surface (no clearance check)")
@@ -69,8 +71,8 @@ def run(args: argparse.Namespace) -> int:
     roi = tuple(int(v) for v in _floats(args.roi, 4, "--roi x,y,w,h")) if args.roi else None
     strides = {"stride": args.stride, "suction_stride": args.stride} if args.stride else {}
     config = PlannerConfig(top_k=args.top_k, num_angles=args.num_angles, roi=roi,
-                           clearance_check=not args.no_clearance, suction_symmetries=args.suction_symmetries,
-                           **strides)
+                           clearance_check=not args.no_clearance, jaw_symmetries=args.jaw_symmetries,
+                           suction_symmetries=args.suction_symmetries, **strides)
     model = args.model or DEFAULT_MODELS[args.gripper]
     planner = GraspPlanner.from_checkpoint(model, config, device=args.device)
     result = planner.plan(depth, intrinsics, mask=mask)

@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass, fields
 from typing import Any
 
-SYMMETRY_COUNTS = (1, 2, 4, 8)  # subgroups of the square's symmetries: identity, 180-degree turn, turns, all
+from dexnet_core.models.symmetries import SYMMETRY_GROUPS
 
 
 @dataclass(frozen=True)
@@ -29,8 +29,10 @@ class PlannerConfig:
     training_focal_px: float = 525.0  # focal length (px) of the training camera
     stride: int = 4  # parallel jaw: heatmap stride in network (rescaled) pixels; 1 = every rescaled pixel
     suction_stride: int = 1  # suction: same, denser since it needs one pass instead of num_angles
-    suction_symmetries: int = 1  # suction: average the quality over 1, 2, 4 or 8 of the image's 90-degree
-    # turns and mirror images (symmetries of a round cup), at that many times the network time
+    jaw_symmetries: int = 1  # parallel jaw: average the quality over 1, 2 or 4 symmetries of the crops
+    # (the identity, the 180-degree turn, and also the two mirror images), at that many times the network time
+    suction_symmetries: int = 1  # suction: the same over 1, 2, 4 or 8 of the 90-degree turns and mirror
+    # images (symmetries of a round cup); see dexnet_core/models/symmetries.py
     exact_fc: bool = False  # 'same'-padded nets (dexnet_base, gqcnn_dexnet2): True scores every crop as the
     # crop-wise GQ-CNN does (crop-loop speed), False uses the whole-image map of the reference FC-GQ-CNN
     # (fast; differs only near crop borders). 'valid'-padded nets (gqcnn_small) are exact either way.
@@ -58,9 +60,10 @@ class PlannerConfig:
     def __post_init__(self) -> None:
         _positive_int(self, "num_angles", "depth_bins", "top_k", "crop_size_px", "stride", "suction_stride",
                       "normal_window_px")
-        if self.suction_symmetries not in SYMMETRY_COUNTS:
-            raise ValueError(f"planner.suction_symmetries must be one of {SYMMETRY_COUNTS}, "
-                             f"got {self.suction_symmetries!r}")
+        for key, gripper in (("jaw_symmetries", "parallel_jaw"), ("suction_symmetries", "suction")):
+            counts = tuple(SYMMETRY_GROUPS[gripper])
+            if getattr(self, key) not in counts:
+                raise ValueError(f"planner.{key} must be one of {counts}, got {getattr(self, key)!r}")
         lo, hi = self.depth_offsets
         if not (math.isfinite(lo) and math.isfinite(hi) and lo <= hi):
             raise ValueError(f"planner.depth_offsets must be finite, min <= max, got {self.depth_offsets}")

@@ -11,7 +11,6 @@ At a = 0 the canvas is an integer shift of S, so cells are exact crops of S.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -136,29 +135,6 @@ def _normalized_to_pixels(width: int, height: int) -> np.ndarray:
 def _pixels_to_normalized(width: int, height: int) -> np.ndarray:
     """(3, 3): pixel (x, y) -> grid_sample coordinates in [-1, 1] (align_corners=False)."""
     return np.linalg.inv(_normalized_to_pixels(width, height))
-
-
-def symmetry_mean(score: Callable[[torch.Tensor], torch.Tensor], im: torch.Tensor, count: int
-                  ) -> torch.Tensor:
-    """Mean of the heatmaps ``score`` gives on ``count`` (1, 2, 4 or 8) of the eight 90-degree turns and
-    mirror images of ``im`` (B, 1, H, W), each map turned back: 1 the identity, 2 with the 180-degree turn,
-    4 all four turns, 8 also their mirror images.
-
-    ``score`` maps (B, 1, H, W) to (..., Ho, Wo) cells at a stride s with (H - 32) and (W - 32) divisible by s
-    (every ``make_canvas`` canvas), so each transform maps the cell grid onto itself and cell (i, j) of the
-    result is the mean quality of the transformed crops of cell (i, j): test-time averaging, at ``count``
-    times the cost.
-    """
-    if count == 1:  # the planner's default: no copies
-        return score(im)
-    turns = (0, 2) if count == 2 else (0, 1, 2, 3)
-    maps = []
-    for mirror in (False, True) if count == 8 else (False,):
-        for k in turns:
-            x = torch.rot90(im, k, (-2, -1))
-            q = score(x.flip(-1) if mirror else x)
-            maps.append(torch.rot90(q.flip(-1) if mirror else q, -k, (-2, -1)))
-    return torch.stack(maps).mean(0)
 
 
 def grid_shape(canvas: Canvas, stride: int) -> tuple[int, int]:

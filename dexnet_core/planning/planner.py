@@ -39,6 +39,7 @@ import torch
 
 from dexnet_core.camera import CameraIntrinsics
 from dexnet_core.errors import NoValidGraspError
+from dexnet_core.models.symmetries import symmetry_group, symmetry_mean
 from dexnet_core.planning.clearance import (
     cup_footprint,
     cup_pixels,
@@ -64,7 +65,6 @@ from dexnet_core.planning.heatmaps import (
     grid_shape,
     make_canvas,
     render_heatmap,
-    symmetry_mean,
 )
 from dexnet_core.planning.nms import top_k_nms
 from dexnet_core.planning.preprocess import candidate_mask, inpaint_depth, valid_depth
@@ -122,6 +122,13 @@ class GraspPlanner:
     def stride(self) -> int:
         """Heatmap stride in network pixels for this model's gripper."""
         return self.config.suction_stride if self.gqm.gripper == "suction" else self.config.stride
+
+    @property
+    def symmetries(self) -> tuple[tuple[int, bool], ...]:
+        """Crop symmetries the quality is averaged over, for this model's gripper."""
+        cfg = self.config
+        count = cfg.suction_symmetries if self.gqm.gripper == "suction" else cfg.jaw_symmetries
+        return symmetry_group(self.gqm.gripper, count)
 
     @property
     def angles(self) -> list[float]:
@@ -217,9 +224,8 @@ class GraspPlanner:
         im = canvas.sample(scene)
         with torch.inference_mode():
             z = None if bins is None else torch.as_tensor(bins, dtype=torch.float32, device=self.device)[None]
-            count = cfg.suction_symmetries if self.gqm.gripper == "suction" else 1
-            qb = symmetry_mean(lambda x: self.gqm.heatmap(x, z, stride=stride, exact=exact), im, count)
-            qb = qb[0].float().cpu().numpy()
+            qb = symmetry_mean(lambda x: self.gqm.heatmap(x, z, stride=stride, exact=exact), im,
+                               self.symmetries)[0].float().cpu().numpy()
         if self.gqm.gripper == "suction":  # the cup check runs best-first at selection (_select_sealable)
             return AngleGrid(angle, qb, np.full_like(qb, np.nan), to_input)
         u, v = cell_centers(to_input, grid_shape(canvas, stride))

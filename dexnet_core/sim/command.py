@@ -46,9 +46,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="robot motion time per attempt for picks/hour (default 6 s)")
     parser.add_argument("--no-noise", action="store_true", help="render depth without sensor noise")
     parser.add_argument("--device", default="cpu", help="planner device: cpu, cuda, auto (default cpu)")
+    parser.add_argument("--jaw-symmetries", type=int, default=1,
+                        help="parallel-jaw planner: average the quality over 1, 2 or 4 symmetries of the "
+                        "crops (default 1)")
     parser.add_argument("--suction-symmetries", type=int, default=1,
-                        help="suction planner: average the quality over 1, 2, 4 or 8 turns / mirror images "
-                        "of the image (default 1)")
+                        help="suction planner: the same over 1, 2, 4 or 8 turns / mirror images (default 1)")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     parser.add_argument("--resume", action="store_true",
                         help="keep the episodes already in OUT/results.json (same setup) and run the rest")
@@ -77,12 +79,14 @@ def run(args: argparse.Namespace) -> int:
     config = EpisodeConfig(num_objects=args.objects, max_consecutive_failures=args.max_failures,
                            depth_noise=not args.no_noise, split=args.split)
     model = args.model or DEFAULT_MODELS[args.gripper]
-    planner_config = PlannerConfig(suction_symmetries=args.suction_symmetries)
+    planner_config = PlannerConfig(jaw_symmetries=args.jaw_symmetries,
+                                   suction_symmetries=args.suction_symmetries)
     policies = [make_policy(n, args.gripper, model=model, planner_config=planner_config, device=args.device)
                 for n in names]
     setup = {"gripper": args.gripper, "objects": args.objects, "max_failures": args.max_failures,
              "split": args.split, "library_size": args.library_size, "noise": not args.no_noise,
-             "model": model if "planner" in names else None, "suction_symmetries": args.suction_symmetries}
+             "model": model if "planner" in names else None, "jaw_symmetries": args.jaw_symmetries,
+             "suction_symmetries": args.suction_symmetries}
     args.out.mkdir(parents=True, exist_ok=True)
     done = _load_previous(args.out / "results.json", setup) if args.resume else {}
     seeds = range(args.seed, args.seed + args.episodes)
@@ -128,7 +132,8 @@ def _load_previous(path: Path, setup: dict) -> dict:
     try:
         data = json.loads(path.read_text())
         previous, episodes = data["setup"], data["episodes"]
-        previous.setdefault("suction_symmetries", 1)  # written before the option existed
+        for key in ("jaw_symmetries", "suction_symmetries"):
+            previous.setdefault(key, 1)  # written before the option existed
     except (ValueError, KeyError, TypeError) as exc:
         raise DexnetError(f"cannot resume from {path}: {exc}") from exc
     differ = {k: (previous.get(k), v) for k, v in setup.items()

@@ -23,12 +23,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-datapoints", type=int, default=None, help="score a seeded subset of this size")
     parser.add_argument("--gripper", choices=["parallel_jaw", "suction"], default=None,
                         help="gripper of a bare reference state dict (selects normalisation and labels)")
+    parser.add_argument("--symmetries", type=int, default=1,
+                        help="average each crop's score over this many of its gripper's symmetries: parallel "
+                        "jaw 1, 2 or 4, suction 1, 2, 4 or 8 (the planner's jaw_/suction_symmetries)")
     parser.add_argument("--no-plot", action="store_true", help="skip the PR curve PNG")
 
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate and write metrics.json (and pr_curve.png); prints the metrics JSON."""
     from dexnet_core.models.checkpoint import load_checkpoint, load_training_state
+    from dexnet_core.models.symmetries import symmetry_group
     from dexnet_core.train import metrics
     from dexnet_core.train.evaluate import evaluate_checkpoint
     from dexnet_core.train.loop import resolve_device
@@ -37,12 +41,13 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--max-datapoints must be > 0, got {args.max_datapoints}")
     overrides = {"gripper": args.gripper} if args.gripper else {}
     gqm = load_checkpoint(args.checkpoint, device=resolve_device(args.device), **overrides)
+    symmetry_group(gqm.gripper, args.symmetries)  # a bad count fails before any data is read
     ckpt = Path(args.checkpoint)
     state = load_training_state(ckpt) if ckpt.is_file() else {}
     default_out = ckpt.parent / "eval" if ckpt.is_file() else Path("eval") / ckpt.name
     out = Path(args.out) if args.out else default_out
     result = evaluate_checkpoint(gqm, args.dataset, split=args.split, training_state=state,
-                                 max_datapoints=args.max_datapoints)
+                                 max_datapoints=args.max_datapoints, symmetries=args.symmetries)
     report = {"checkpoint": str(args.checkpoint), "dataset": str(args.dataset), "arch": gqm.arch,
               "gripper": gqm.gripper, **result.report}
     out.mkdir(parents=True, exist_ok=True)

@@ -19,6 +19,7 @@ from dexnet_core.data.loader import BatchLoader, subsample
 from dexnet_core.data.shards import DEPTH_FIELD, OBJECT_FIELD, POSE_FIELD
 from dexnet_core.data.splits import Split, make_split
 from dexnet_core.errors import DatasetError
+from dexnet_core.models.symmetries import symmetry_group, symmetry_mean
 from dexnet_core.train import metrics
 
 logger = logging.getLogger(__name__)
@@ -27,8 +28,14 @@ EVAL_BATCH = 1024
 
 
 @torch.no_grad()
-def predict(gqm, loader: BatchLoader, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Scores (n,) float32 and labels (n,) bool of the datapoints ``np.sort(indices)``, in that order."""
+def predict(gqm, loader: BatchLoader, indices: np.ndarray,
+            symmetries: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Scores (n,) float32 and labels (n,) bool of the datapoints ``np.sort(indices)``, in that order.
+
+    ``symmetries`` > 1 averages each crop's score over that many of its gripper's symmetries
+    (``dexnet_core.models.symmetries``), as the planner's ``jaw_symmetries`` / ``suction_symmetries`` do.
+    """
+    group = symmetry_group(gqm.gripper, symmetries)
     indices = np.sort(np.asarray(indices))
     model = gqm.model
     was_training = model.training
@@ -36,7 +43,9 @@ def predict(gqm, loader: BatchLoader, indices: np.ndarray) -> tuple[np.ndarray, 
     scores, labels = [], []
     for batch in loader.iterate(indices):
         z = gqm.normalize_z(batch.z) if gqm.uses_depth else None
-        scores.append(torch.sigmoid(model.logits(gqm.normalize_depth(batch.im), z)).float().cpu().numpy())
+        q = symmetry_mean(lambda x, z=z: torch.sigmoid(model.logits(x, z))[:, None, None],
+                          gqm.normalize_depth(batch.im), group)
+        scores.append(q[:, 0, 0].float().cpu().numpy())
         labels.append(batch.label.cpu().numpy() > 0.5)
     model.train(was_training)
     if not scores:
@@ -77,12 +86,13 @@ class EvalResult:
 
 def evaluate_checkpoint(gqm, dataset: str | Path, split: str = "val", training_state: dict | None = None,
                         max_datapoints: int | None = None, cache_dir: str | Path | None = None,
-                        num_workers: int = 1) -> EvalResult:
+                        num_workers: int = 1, symmetries: int = 1) -> EvalResult:
     """Score ``gqm`` on a dataset split; the split comes from the training state when it fits the dataset.
 
     split : "val", "train" or "all". Without a stored split, the kind/seed in ``gqm.config`` (or "auto")
     is recomputed. Also reports the depth mean/std of the evaluated crops (m) and, when the dataset has
     object labels, the number of objects and a 95% bootstrap interval of the AP over objects.
+    ``symmetries``: see ``predict``.
     """
     if split not in ("val", "train", "all"):
         raise ValueError(f"split must be 'val', 'train' or 'all', got {split!r}")
@@ -108,7 +118,7 @@ def evaluate_checkpoint(gqm, dataset: str | Path, split: str = "val", training_s
     positive = positives(data, gqm.label_field, gqm.threshold)
     loader = BatchLoader(data, positive, batch_size=EVAL_BATCH, device=gqm.device, with_z=gqm.uses_depth,
                          num_workers=num_workers)
-    scores, labels = predict(gqm, loader, indices)
+    scores, labels = predict(gqm, loader, indices, symmetries)
     report = summarize(labels, scores)
     if data.has(OBJECT_FIELD):
         objects = np.asarray(data[OBJECT_FIELD])[np.sort(indices)]
@@ -122,5 +132,5 @@ def evaluate_checkpoint(gqm, dataset: str | Path, split: str = "val", training_s
     mean = sums[0] / count
     report.update(split=split, split_kind=sp.kind, depth_mean=float(mean),
                   depth_std=float(np.sqrt(max(sums[1] / count - mean**2, 0.0))),
-                  label_field=gqm.label_field, label_threshold=float(gqm.threshold))
+                  label_field=gqm.label_field, label_threshold=float(gqm.threshold), symmetries=symmetries)
     return EvalResult(report, labels, scores, sp)

@@ -79,3 +79,7 @@ def test_plan_bad_symmetry_count_is_a_one_line_error(tmp_path, checkpoint, capsy
                "--intrinsics", "200,200,79.5,59.5", "--suction-symmetries", "3"])
     err = capsys.readouterr().err.strip()
     assert rc == 1 and "suction_symmetries must be one of (1, 2, 4, 8), got 3" in err and "\n" not in err
+    rc = main(["plan", str(tmp_path / "scene.npy"), "--model", str(checkpoint), "--out", str(tmp_path),
+               "--intrinsics", "200,200,79.5,59.5", "--jaw-symmetries", "8"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 1 and "jaw_symmetries must be one of (1, 2, 4), got 8" in err and "\n" not in err

@@ -9,7 +9,7 @@ from dexnet_core.planning.config import PlannerConfig
     {"num_angles": 0}, {"stride": 1.5}, {"top_k": True}, {"depth_offsets": (0.05, 0.01)},
     {"min_quality": 1.5}, {"nms_radius_px": -1.0}, {"roi": (0, 0, 0, 10)},
     {"min_depth_m": 2.0, "max_depth_m": 1.0},
-    {"training_depth_m": 0.0}, {"jaw_width_m": -0.01}, {"suction_symmetries": 3},
+    {"training_depth_m": 0.0}, {"jaw_width_m": -0.01}, {"suction_symmetries": 3}, {"jaw_symmetries": 8},
 ])
 def test_bad_values_raise_with_the_value(bad):
     with pytest.raises(ValueError) as err:

@@ -6,15 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from dexnet_core.models import get_model
-from dexnet_core.models.fc_gqcnn import to_fully_convolutional
 from dexnet_core.planning.heatmaps import (
     AngleGrid,
     cell_to_input,
     grid_shape,
     make_canvas,
     render_heatmap,
-    symmetry_mean,
 )
 from dexnet_core.planning.rescale import SceneScale
 
@@ -92,22 +89,3 @@ def test_render_puts_each_cell_on_its_nearest_pixels():
     better = AngleGrid(0.4, quality + 0.01, grid.gripper_depth, grid.to_input)
     np.testing.assert_allclose(render_heatmap([grid, better], (60, 80), (5, 4, 74, 55))[heat > 0],
                                heat[heat > 0] + 0.01, atol=1e-6)
-
-
-@pytest.mark.parametrize("count", [1, 2, 4, 8])
-def test_symmetry_mean_is_the_mean_over_transformed_crops(count):
-    torch.manual_seed(0)
-    model = get_model("gqcnn_small", channels=4, fc_size=8).eval()
-    fc = to_fully_convolutional(model)
-    im = torch.randn(1, 1, 32 + 2 * 5, 32 + 2 * 7)  # stride 2, a non-square canvas
-    with torch.no_grad():
-        heat = symmetry_mean(lambda x: fc(x, stride=2), im, count)
-        assert heat.shape == (1, 6, 8)
-        turns = {1: [0], 2: [0, 2], 4: [0, 1, 2, 3], 8: [0, 1, 2, 3]}[count]
-        for i, j in ((0, 0), (5, 7), (2, 6)):
-            crop = im[:, :, 2 * i : 2 * i + 32, 2 * j : 2 * j + 32]
-            views = [torch.rot90(crop, k, (2, 3)) for k in turns]
-            if count == 8:
-                views += [v.flip(3) for v in views]
-            expected = torch.stack([model(v) for v in views]).mean()
-            assert heat[0, i, j].item() == pytest.approx(expected.item(), abs=1e-6)

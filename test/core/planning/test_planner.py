@@ -53,19 +53,23 @@ def test_cells_equal_the_network_on_crops_cut_by_hand(gripper, uses_depth, paddi
     assert result.heatmap.max() == pytest.approx(best.q_value)
 
 
-def test_suction_symmetries_average_the_turned_and_mirrored_crops(tiny_gqm, box_scene, camera):
-    gqm = tiny_gqm("suction", False)
-    cfg = PlannerConfig(suction_stride=1, top_k=4, nms_radius_px=8.0, roi=(40, 30, 80, 60),
-                        clearance_check=False, suction_symmetries=8)
+@pytest.mark.parametrize("gripper", ["suction", "parallel_jaw"])
+def test_symmetries_average_the_turned_and_mirrored_crops(gripper, tiny_gqm, box_scene, camera):
+    gqm = tiny_gqm(gripper, False)
+    cfg = PlannerConfig(num_angles=1, stride=1, suction_stride=1, top_k=4, nms_radius_px=8.0,
+                        roi=(40, 30, 80, 60), clearance_check=False, suction_symmetries=8, jaw_symmetries=4)
     result = GraspPlanner(gqm, cfg).plan(box_scene(), camera)
     scene = _hand_rescaled(box_scene(), 140, 105)
     assert len(result.grasps) == 4
     for g in result.grasps:
         x, y = (round((c + 0.5) * 0.875 - 0.5) for c in g.center_px)
         crop = torch.from_numpy(np.ascontiguousarray(scene[y - 16 : y + 16, x - 16 : x + 16]))
-        turns = [torch.rot90(crop, k) for k in range(4)]
-        views = torch.stack(turns + [t.flip(1) for t in turns]).numpy()
-        scores = gqm.score(views)
+        if gripper == "suction":  # a round cup: the four turns and their mirror images
+            turns = [torch.rot90(crop, k) for k in range(4)]
+            views = turns + [t.flip(1) for t in turns]
+        else:  # jaws along the columns: the 180-degree turn and the two mirror images
+            views = [crop, crop.flip(0), crop.flip(1), crop.flip(0, 1)]
+        scores = gqm.score(torch.stack(views).numpy())
         assert scores.mean() == pytest.approx(g.q_value, abs=2e-6)
         assert scores.std() > 1e-4  # the views differ, so a single pass would not match
 

@@ -53,13 +53,14 @@ def test_sim_command_resume_adds_policies_and_seeds(tmp_path, monkeypatch, pj_ch
     # a different setup is refused
     changed = common[:2] + ["2"] + common[3:]
     assert main(changed + ["--episodes", "1", "--policies", "random", "--resume"]) == 1
-    # a results.json written before suction_symmetries existed resumes; another symmetry count is refused
+    # a results.json written before the symmetry options existed resumes; another symmetry count is refused
     data = json.loads((out / "results.json").read_text())
-    del data["setup"]["suction_symmetries"]
+    del data["setup"]["suction_symmetries"], data["setup"]["jaw_symmetries"]
     (out / "results.json").write_text(json.dumps(data))
     again = common + ["--episodes", "2", "--policies", "random", "--resume"]
     assert main(again) == 0
     assert main(again + ["--suction-symmetries", "8"]) == 1
+    assert main(again + ["--jaw-symmetries", "2"]) == 1
 
 
 def test_sim_command_rejects_unknown_policy(tmp_path, capsys):

@@ -50,3 +50,30 @@ def test_eval_recomputes_split_without_training_state(config_dict, tmp_path):
     gqm = load_checkpoint(result.run_dir / "last.pt")
     res = evaluate_checkpoint(gqm, config_dict["training"]["dataset_path"], split="all", max_datapoints=100)
     assert res.report["num"] == 100 and res.split.kind == "object"
+
+
+def test_eval_symmetries_average_the_flipped_crops(config_dict, dataset, capsys):
+    import numpy as np
+
+    from dexnet_core.data.cache import open_dataset
+    from dexnet_core.data.loader import subsample
+    from dexnet_core.models.checkpoint import load_checkpoint
+    from dexnet_core.train.evaluate import evaluate_checkpoint
+
+    config_dict["training"]["max_steps"] = 10
+    result = train(config_from_dict(config_dict), device="cpu")
+    gqm = load_checkpoint(result.run_dir / "last.pt")  # a parallel-jaw model
+    res = evaluate_checkpoint(gqm, dataset, split="all", max_datapoints=50, symmetries=4)
+    assert res.report["symmetries"] == 4
+    idx = subsample(np.arange(800), 50, seed=0)
+    crops = np.asarray(open_dataset(dataset, ["depth_ims_tf_table"])["depth_ims_tf_table"])[idx]
+    crops = crops.reshape(-1, 32, 32)
+    views = [crops, crops[:, ::-1], crops[:, :, ::-1], crops[:, ::-1, ::-1]]  # 180-degree turn, mirrors
+    expected = np.mean([gqm.score(np.ascontiguousarray(v)) for v in views], axis=0)
+    np.testing.assert_allclose(res.scores, expected, atol=2e-6)
+    assert np.abs(gqm.score(crops) - expected).max() > 1e-4  # the views differ
+    capsys.readouterr()
+    rc = main(["eval", "--checkpoint", str(result.run_dir / "last.pt"), "--dataset", str(dataset),
+               "--symmetries", "8"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 1 and "parallel_jaw grasp has symmetry counts (1, 2, 4), got 8" in err and "\n" not in err
