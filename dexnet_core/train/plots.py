@@ -28,7 +28,8 @@ def save_pr_curve(path: str | Path, precision: np.ndarray, recall: np.ndarray, t
     ax.step(np.r_[0.0, recall], np.r_[precision[:1] if len(precision) else [1.0], precision], where="post",
             label=f"AP = {average_precision:.3f}")
     ax.axhline(positive_fraction, color="grey", linestyle="--", linewidth=1, label="chance")
-    ax.set(xlabel="recall", ylabel="precision", xlim=(0, 1), ylim=(0, 1.02), title=title)
+    ax.set(xlabel="recall", ylabel="precision", xlim=(0, 1), ylim=(0, 1.02))
+    ax.set_title(title, fontsize="medium", wrap=True)  # long dataset names wrap instead of leaving the figure
     ax.grid(alpha=0.3)
     ax.legend(loc="lower left")
     fig.tight_layout()
