@@ -82,6 +82,8 @@ def average_precision_interval(labels: np.ndarray, scores: np.ndarray, groups: n
         raise ValueError(f"groups and scores differ in length: {g.shape[0]} vs {s.shape[0]}")
     _, member = np.unique(g, return_inverse=True)
     num_groups = int(member.max()) + 1 if len(member) else 0
+    order = np.argsort(-s, kind="stable")  # sorted once: each draw's stable re-sort is then a linear pass
+    y, s, member = y[order], s[order], member[order]
     rng = np.random.default_rng(seed)
     draws = [average_precision(y, s, np.bincount(rng.integers(0, num_groups, num_groups),
                                                  minlength=num_groups)[member])
