@@ -27,7 +27,8 @@ from dexnet_core.data.shards import write_shards
 from dexnet_core.models import get_model
 
 MODELS = [("dexnet_base", {}), ("gqcnn_small", {}), ("gqcnn_small", {"uses_depth": True}),
-          ("gqcnn_small", {"channels": 32, "fc_size": 512})]
+          ("gqcnn_small", {"channels": 32, "uses_depth": True}),  # dexnet2_pj_small
+          ("gqcnn_small", {"channels": 64})]  # dexnet3_suction_small
 
 
 def write_dataset(root: Path, n: int) -> None:
@@ -112,11 +113,11 @@ def main() -> None:
             print(f"data pipeline (gather + augment + normalise, batch {args.batch_size}, "
                   f"{workers} gather threads): {pipe[workers]:,.0f} samples/s")
         best = max(pipe.values())
-        print(f"\n{'model':<42} {'train samples/s':>16} {'pipeline / model':>17}")
+        print(f"\n{'model':<50} {'train samples/s':>16} {'pipeline / model':>17}")
         for name, kwargs in MODELS:
             rate = model_rate(name, kwargs, args.batch_size, device, args.seconds)
             label = name + (f" {kwargs}" if kwargs else "")
-            print(f"{label:<42} {rate:>16,.0f} {best / rate:>16.0f}x")
+            print(f"{label:<50} {rate:>16,.0f} {best / rate:>16.0f}x")
         print(f"\ndevice {device}, {args.threads} threads, batch {args.batch_size}")
 
 

@@ -49,10 +49,14 @@ def test_logits_are_the_probability_logits():
         torch.testing.assert_close(torch.sigmoid(model.logits(im, z)), model(im, z))
 
 
-def test_channel_lrn_gradient_equals_library_lrn():
-    x1 = (torch.randn(2, 6, 4, 4) * 20).requires_grad_()
-    x2 = x1.detach().clone().requires_grad_()
+@pytest.mark.parametrize("size,alpha,beta,k",
+                         [(5, 1e-3, 0.75, 1.0), (2, 2e-5, 0.75, 1.0), (4, 0.5, 0.6, 2.0)])
+def test_channel_lrn_gradient_equals_library_lrn(size, alpha, beta, k):
+    x1 = (torch.randn(2, 6, 4, 4) * 20).contiguous(memory_format=torch.channels_last).requires_grad_()
+    x2 = x1.detach().contiguous().requires_grad_()
     weights = torch.randn(2, 6, 4, 4)
-    (ChannelLRN(5, 1e-3)(x1) * weights).sum().backward()
-    (nn.LocalResponseNorm(5, 1e-3)(x2) * weights).sum().backward()
+    (ChannelLRN(size, alpha, beta, k)(x1) * weights).sum().backward()
+    (nn.LocalResponseNorm(size, alpha, beta, k)(x2) * weights).sum().backward()
     torch.testing.assert_close(x1.grad, x2.grad)
+    x = torch.randn(1, 5, 3, 2, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(ChannelLRN(size, alpha, beta, k), (x,))
