@@ -42,7 +42,7 @@ from dexnet_core.models import get_model
 from dexnet_core.models.checkpoint import (
     GraspQualityModel,
     Normalization,
-    flush_subnormals,
+    flush_tiny_weights,
     load_checkpoint,
     load_training_state,
     save_checkpoint,
@@ -315,7 +315,7 @@ def train(cfg: TrainConfig, device: str = "auto", resume: bool = False) -> Train
                 running, count = running + loss.detach(), count + 1  # no device sync per step
                 bar.update(1)
                 if step % out.training_print_every == 0:
-                    flush_subnormals(model)  # decayed dead weights at ~1e-40 slow every CPU multiply
+                    flush_tiny_weights(model)  # decayed dead weights make subnormal products, slow on CPU
                     rate = count * t.batch_size / (time.perf_counter() - tick)
                     lr, mean_loss = optimizer.param_groups[0]["lr"], float(running) / count
                     runlog.log(step, {"train/loss": mean_loss, "train/lr": lr, "train/samples_per_s": rate})

@@ -109,15 +109,16 @@ def test_corrupt_missing_and_foreign_files(tmp_path):
         load_checkpoint(tmp_path / "good.pt", colour="red")
 
 
-def test_loading_flushes_subnormal_weights(tmp_path):
+def test_loading_flushes_tiny_weights(tmp_path):
     gqm = small_gqm()
     with torch.no_grad():
         gqm.model.fc.weight[0, :5] = 1e-40  # what weight decay leaves on dead weights
-        gqm.model.fc.weight[1, 0] = 2e-38  # smallest normal floats stay
+        gqm.model.fc.weight[0, 5:8] = 2e-37  # normal, but its products with activations are subnormal
+        gqm.model.fc.weight[1, 0] = 1e-18  # small weights above sqrt(tiny) stay
     crops, z = 0.7 + 0.004 * np.random.default_rng(0).standard_normal((6, 32, 32)), np.full(6, 0.69)
     before = gqm.score(crops.astype(np.float32), z)
     loaded = load_checkpoint(save_checkpoint(tmp_path / "m.pt", gqm))
     w = loaded.model.fc.weight.detach()
-    assert (w[0, :5] == 0).all() and float(w[1, 0]) == pytest.approx(2e-38)
-    assert ((w != 0) & (w.abs() < torch.finfo(torch.float32).tiny)).sum() == 0
+    assert (w[0, :8] == 0).all() and float(w[1, 0]) == pytest.approx(1e-18)
+    assert ((w != 0) & (w.abs() < torch.finfo(torch.float32).tiny ** 0.5)).sum() == 0
     np.testing.assert_allclose(loaded.score(crops.astype(np.float32), z), before, atol=1e-6)
