@@ -291,9 +291,8 @@ def flush_tiny_weights(model: nn.Module) -> int:
     number takes a slow microcode path: a trained 16-channel GQ-CNN with 36% subnormal fc weights ran its
     heatmaps 10-20x slower, and 2,100 weights of a 64-channel model just above the subnormal range (~1e-37)
     made subnormal products that cost 30% of its forward pass on 2 threads (``torch.set_flush_denormal``
-    sets only the calling thread). Below ``sqrt(tiny)`` (1.1e-19 in fp32) a weight can only make a
-    subnormal product or change an output by less than ~1e-18. Half-precision parameters keep their
-    subnormal limit.
+    sets only the calling thread). Zeroing a weight below ``sqrt(tiny)`` (1.1e-19 in fp32) changes no
+    output by more than ~1e-18. Half-precision parameters keep their subnormal limit.
     """
     count = 0
     for p in model.parameters():
