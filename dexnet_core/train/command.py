@@ -11,6 +11,9 @@ from dexnet_core.train.config import load_config
 
 logger = logging.getLogger(__name__)
 
+VAL_KEYS = ("loss", "accuracy", "precision", "recall", "average_precision", "roc_auc", "prediction_threshold",
+            "at_threshold")
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of `dexnet train`."""
@@ -29,6 +32,5 @@ def run(args: argparse.Namespace) -> int:
     result = train(cfg, device=args.device, resume=args.resume)
     sys.stdout.write(json.dumps({"run_dir": str(result.run_dir), "step": result.step, "epoch": result.epoch,
                       "best_val_loss": result.best_val_loss,
-                      "val": {k: result.val.get(k) for k in ("loss", "accuracy", "precision", "recall",
-                                                             "average_precision", "roc_auc")}}) + "\n")
+                      "val": {k: result.val.get(k) for k in VAL_KEYS}}) + "\n")
     return 0
