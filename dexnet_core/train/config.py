@@ -6,10 +6,10 @@ ignored with one info line. ``load_config`` rejects unknown keys and bad values 
 naming the key, before any work starts. Nothing outside this module indexes the raw dict.
 
 Recipe: a config file that holds only Dex-Net 5.0 keys is a reference config (``recipe: reference``, also
-settable explicitly): it trains with the reference's augmentation (``augmentation.mode: reference``) and
-reports accuracy, precision and recall at the reference's prediction threshold 0.2 and at 0.5. Any other
-config (``recipe: dexnet_ros``) keeps our augmentation and reports at ``training.prediction_threshold``
-(default 0.5).
+settable explicitly): it trains with the reference's augmentation (``augmentation.mode: reference``), in
+fp32 (``training.amp: false``), and reports accuracy, precision and recall at the reference's prediction
+threshold 0.2 and at 0.5. Any other config (``recipe: dexnet_ros``) keeps our augmentation and reports at
+``training.prediction_threshold`` (default 0.5).
 
 Labels: a datapoint is positive when ``label_field * label_scale > GT_threshold``. Dex-Net 5.0 multiplies
 ``robust_ferrari_canny`` by 100 and uses GT_threshold 0.2; with ``dataset: dexnet2`` the default
@@ -374,8 +374,10 @@ def config_from_dict(data: dict, overrides: list[str] = ()) -> TrainConfig:
         data["recipe"] = "reference"
         logger.info("config holds only Dex-Net 5.0 keys: reference recipe (reference augmentation, metrics "
                     "at prediction thresholds 0.2 and 0.5)")
-    if data.get("recipe") == "reference" and isinstance(data.get("augmentation", {}), dict):
-        data.setdefault("augmentation", {}).setdefault("mode", "reference")
+    if data.get("recipe") == "reference":  # the reference's augmentation, in fp32
+        for section, key, value in (("augmentation", "mode", "reference"), ("training", "amp", False)):
+            if isinstance(data.get(section, {}), dict):
+                data.setdefault(section, {}).setdefault(key, value)
     for section, key in IGNORED_REFERENCE_KEYS:
         if isinstance(data.get(section), dict) and key in data[section]:
             value = data[section].pop(key)

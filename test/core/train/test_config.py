@@ -132,7 +132,7 @@ def test_shipped_example_configs_load():
 def test_reference_files_are_reference_recipes_and_resize_is_ignored(caplog):
     with caplog.at_level(logging.INFO, logger="dexnet_core.train.config"):
         cfg = load_config(ROOT / "test" / "fixtures" / "reference_configs" / "dexnet2.yaml")
-    assert cfg.recipe == "reference" and cfg.augmentation.mode == "reference"
+    assert cfg.recipe == "reference" and cfg.augmentation.mode == "reference" and not cfg.training.amp
     assert cfg.report_thresholds == (0.2, 0.5)
     assert "training.resize: False ignored" in caplog.text
     ours = config_from_dict({"training": {"dataset_path": "x", "num_threads": 1}})

@@ -164,3 +164,15 @@ def test_missing_dataset_path_is_named(config_dict, tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith("dexnet train: error: training.dataset_path: ") and "no_such_dataset" in err
     assert "gripper" not in err and "\n" not in err
+
+
+def test_wandb_without_the_package_is_one_warning(config_dict, monkeypatch, caplog):
+    import logging
+    import sys
+
+    monkeypatch.setitem(sys.modules, "wandb", None)  # import wandb raises ImportError
+    config_dict["training"].update(max_steps=1, wandb=True)
+    with caplog.at_level(logging.WARNING):
+        result = train(config_from_dict(config_dict), device="cpu")
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert result.step == 1 and len(warnings) == 1 and "wandb is not installed" in warnings[0]
