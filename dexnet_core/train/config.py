@@ -5,11 +5,11 @@ The Dex-Net 5.0 keys are accepted as they are (``name``, ``model``, ``dataset``,
 ignored with one info line. ``load_config`` rejects unknown keys and bad values with a one-line ConfigError
 naming the key, before any work starts. Nothing outside this module indexes the raw dict.
 
-Recipe: a config file that holds only Dex-Net 5.0 keys is a reference config (``recipe: reference``, also
-settable explicitly): it trains with the reference's augmentation (``augmentation.mode: reference``), in
-fp32 (``training.amp: false``), and reports accuracy, precision and recall at the reference's prediction
-threshold 0.2 and at 0.5. Any other config (``recipe: dexnet_ros``) keeps our augmentation and reports at
-``training.prediction_threshold`` (default 0.5).
+Recipe: a config file that holds only Dex-Net 5.0 keys, with one of its models and datasets, is a
+reference config (``recipe: reference``, also settable explicitly): it trains with the reference's
+augmentation (``augmentation.mode: reference``), in fp32 (``training.amp: false``), and reports accuracy,
+precision and recall at the reference's prediction threshold 0.2 and at 0.5. Any other config
+(``recipe: dexnet_ros``) keeps our augmentation and reports at ``training.prediction_threshold`` (0.5).
 
 Labels: a datapoint is positive when ``label_field * label_scale > GT_threshold``. Dex-Net 5.0 multiplies
 ``robust_ferrari_canny`` by 100 and uses GT_threshold 0.2; with ``dataset: dexnet2`` the default
@@ -356,9 +356,12 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
     return data
 
 
-def _only_reference_keys(data: dict) -> bool:
-    """Whether ``data`` holds nothing but keys of the reference's configs."""
-    if not set(data) <= REFERENCE_KEYS[""]:
+def _is_reference_config(data: dict) -> bool:
+    """Whether ``data`` looks like a reference config: a reference model and dataset, only its keys."""
+    if not set(data) <= REFERENCE_KEYS[""] or not {"model", "dataset", "training"} <= set(data):
+        return False
+    if data["model"] not in ("DexNetBase", "DexNetGQCNN", "EfficientNet") or data["dataset"] not in (
+            "dexnet2", "dexnet3"):
         return False
     return all(isinstance(data.get(s), (dict, type(None))) and set(data.get(s) or {}) <= REFERENCE_KEYS[s]
                for s in ("optimizer", "training", "outputs"))
@@ -367,10 +370,11 @@ def _only_reference_keys(data: dict) -> bool:
 def config_from_dict(data: dict, overrides: list[str] = ()) -> TrainConfig:
     """Build and validate a TrainConfig from a raw dict (plus overrides).
 
-    The recipe is decided on ``data`` before the overrides: only reference keys make it ``reference``.
+    The recipe is decided on ``data`` before the overrides: a reference model and dataset and only
+    reference keys make it ``reference``.
     """
     data = copy.deepcopy(data)
-    if "recipe" not in data and data and _only_reference_keys(data):
+    if "recipe" not in data and _is_reference_config(data):
         data["recipe"] = "reference"
         logger.info("config holds only Dex-Net 5.0 keys: reference recipe (reference augmentation, metrics "
                     "at prediction thresholds 0.2 and 0.5)")

@@ -118,7 +118,10 @@ def evaluate_checkpoint(gqm, dataset: str | Path, split: str = "val", training_s
             logger.warning("stored split is for %d datapoints, dataset has %d: recomputing",
                            int(stored["num_datapoints"]), n)
         tcfg = gqm.config.get("training", {})
-        kind = gqm.meta.get("split") or tcfg.get("split", "auto")  # the kind the run actually made
+        kind = gqm.meta.get("split") or tcfg.get("split", "auto")  # the kind the run actually made ...
+        if (kind == "object" and not data.has(OBJECT_FIELD)) or (
+                kind == "image_wise" and not (Path(dataset) / "splits" / "image_wise").is_dir()):
+            kind = "auto"  # ... unless this dataset cannot make it
         sp = make_split(n, kind, seed=int(tcfg.get("seed", 0)),
                         val_fraction=float(tcfg.get("val_fraction", 0.2)),
                         object_labels=data[OBJECT_FIELD] if data.has(OBJECT_FIELD) else None,

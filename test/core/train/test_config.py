@@ -135,9 +135,12 @@ def test_reference_files_are_reference_recipes_and_resize_is_ignored(caplog):
     assert cfg.recipe == "reference" and cfg.augmentation.mode == "reference" and not cfg.training.amp
     assert cfg.report_thresholds == (0.2, 0.5)
     assert "training.resize: False ignored" in caplog.text
-    ours = config_from_dict({"training": {"dataset_path": "x", "num_threads": 1}})
-    assert ours.recipe == "dexnet_ros" and ours.augmentation.mode == "dexnet_ros"
-    assert ours.report_thresholds == (0.5,)
+    for data in ({"model": "DexNetBase", "dataset": "dexnet3", "training": {"dataset_path": "x", "seed": 1}},
+                 {"model": "gqcnn_small", "dataset": "dexnet3", "training": {"dataset_path": "x"}},
+                 {"training": {"dataset_path": "x"}}):  # one of our keys, our model, no model
+        ours = config_from_dict(data)
+        assert ours.recipe == "dexnet_ros" and ours.augmentation.mode == "dexnet_ros" and ours.training.amp
+        assert ours.report_thresholds == (0.5,)
     # overrides do not change the recipe; an explicit threshold goes first
     cfg = load_config(ROOT / "test" / "fixtures" / "reference_configs" / "dexnet3.yaml",
                       ["training.num_threads=1", "training.prediction_threshold=0.3"])

@@ -149,6 +149,10 @@ def test_ordered_split_is_honoured_despite_object_labels(config_dict, caplog):
     assert split.kind == "ordered"
     np.testing.assert_array_equal(split.val, np.arange(160))  # first 20%, as the reference
     assert "ordered_split: True: ordered split, although the dataset has object_labels" in caplog.text
+    from dexnet_core.train.evaluate import evaluate_checkpoint
+
+    gqm = load_checkpoint(result.run_dir / "last.pt")  # without the stored split, eval makes the same kind
+    assert evaluate_checkpoint(gqm, config_dict["training"]["dataset_path"]).split.kind == "ordered"
 
 
 def test_missing_dataset_path_is_named(config_dict, tmp_path, capsys):
