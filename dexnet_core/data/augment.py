@@ -3,11 +3,12 @@
 Two modes (``AugmentConfig.mode``) that differ only in the Gaussian-process noise:
 
 - ``dexnet_ros`` (default): an 8x8 grid of N(0, sigma=0.005 m) samples, upsampled bicubic x4 to 32x32,
-  added to every valid pixel (depth > 0): smooth, correlated noise of about 4 mm std.
+  added to every valid pixel (depth > 0): smooth, correlated noise of 4.4 mm std per pixel.
 - ``reference`` (the Dex-Net 5.0 transform, used by reference configs): the same 8x8 grid of
   N(0, 0.005) but in normalised depth units ((depth - im_mean) / im_std), added only where the normalised
-  depth is > 0, i.e. to pixels deeper than the dataset mean (0.005 * im_std: 0.02 mm on Dex-Net 2.0, 0.04 mm
-  on Dex-Net 3.0). The reference applies it per sample in Python; here it is batched, same distribution.
+  depth is > 0, i.e. to pixels deeper than the dataset mean (std per pixel 0.018 mm with the Dex-Net 2.0
+  normalisation, 0.034 mm with Dex-Net 3.0's). The reference applies it per sample in Python; here it is
+  batched, same distribution.
 
 Both then apply a random 180 degree rotation, vertical flip, horizontal flip (each with probability 1/2).
 - optionally (``rotate_90``, off by default) a transpose with probability 1/2: with the flips this gives all
