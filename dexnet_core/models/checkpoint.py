@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import logging
 import math
+import re
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -209,12 +211,24 @@ def _read(path: Path, device: str | torch.device) -> dict:
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
     try:
-        data = torch.load(path, map_location=device, weights_only=True)
+        with warnings.catch_warnings():  # torch warns about pickle protocols before failing on them
+            warnings.simplefilter("ignore")
+            data = torch.load(path, map_location=device, weights_only=True)
     except Exception as exc:  # torch raises many types for corrupt files
-        raise CheckpointError(f"{path}: not a readable checkpoint ({type(exc).__name__}: {exc})") from exc
+        raise _unreadable(path, exc) from exc
     if not isinstance(data, dict):
         raise CheckpointError(f"{path}: expected a dict, found {type(data).__name__}")
     return data
+
+
+def _unreadable(path: Path, exc: Exception) -> CheckpointError:
+    """One line saying why ``torch.load`` failed (torch's own text spans lines and advises unsafe loading)."""
+    found = re.search(r"Unsupported global: GLOBAL (\S+)", str(exc))
+    if found:
+        return CheckpointError(f"{path}: holds a Python object of type {found.group(1)}; only tensors and "
+                               "plain data (numbers, strings, lists, dicts) are loaded, for safety")
+    return CheckpointError(f"{path}: not a readable checkpoint: the file is corrupt, truncated or not a "
+                           f"PyTorch file ({type(exc).__name__})")
 
 
 def _resolve(path_or_name: str | Path) -> Path:

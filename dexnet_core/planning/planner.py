@@ -196,7 +196,7 @@ class GraspPlanner:
         clock.lap("heatmap")
         if not grasps:
             raise NoValidGraspError(f"no grasp reaches min_quality {cfg.min_quality} "
-                                    f"(best {float(heatmap.max()):.3f})")
+                                    f"(best {float(heatmap.max()):.3f})", heatmap=heatmap)
         logger.debug("planned %d grasps, best q=%.3f, timings %s", len(grasps), grasps[0].q_value,
                      clock.timings)
         return PlanResult(grasps, heatmap, clock.timings, scale)
@@ -265,6 +265,10 @@ class GraspPlanner:
             vs.append(v[i, j])
             keys.append(np.stack([np.full_like(i, g), i, j], axis=1))
         q, u, v, key = (np.concatenate(a) for a in (qs, us, vs, keys))
+        if not len(q):
+            h, w = cand.shape
+            raise NoValidGraspError(f"no heatmap cell is centred on one of the {int(cand.sum())} candidate "
+                                    f"pixels of the {w}x{h} image (too small for stride {self.stride})")
         idx = top_k_nms(q, u, v, k, self.config.nms_radius_px, self.config.min_quality)
         return [tuple(int(x) for x in key[n]) for n in idx]
 

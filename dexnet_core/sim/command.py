@@ -16,11 +16,10 @@ import sys
 import time
 from pathlib import Path
 
+from dexnet_core.models.pretrained import DEFAULT_MODELS
 from dexnet_core.sim.policies import POLICIES
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_MODELS = {"parallel_jaw": "dexnet2_pj_small", "suction": "dexnet3_suction_small"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

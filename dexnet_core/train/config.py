@@ -34,7 +34,7 @@ import yaml
 
 from dexnet_core.data.augment import AugmentConfig
 from dexnet_core.data.splits import SPLIT_KINDS
-from dexnet_core.errors import ConfigError
+from dexnet_core.errors import ConfigError, yaml_error_line
 
 logger = logging.getLogger(__name__)
 
@@ -352,7 +352,10 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
             node = node.setdefault(k, {})
             if not isinstance(node, dict):
                 raise ConfigError(f"override {item!r}: {k!r} is not a section")
-        node[keys[-1]] = yaml.safe_load(raw)
+        try:
+            node[keys[-1]] = yaml.safe_load(raw)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"override {item!r}: value is not valid YAML ({yaml_error_line(exc)})") from exc
     return data
 
 
@@ -401,7 +404,7 @@ def load_config(path: str | Path, overrides: list[str] = ()) -> TrainConfig:
     except FileNotFoundError as exc:
         raise ConfigError(f"config file {path} not found") from exc
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
+        raise ConfigError(f"{path}: not valid YAML ({yaml_error_line(exc)})") from exc
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping at top level")
     return config_from_dict(data, overrides)

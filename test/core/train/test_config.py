@@ -121,6 +121,18 @@ def test_overrides(tmp_path):
         load_config(tmp_path / "missing.yaml")
 
 
+def test_malformed_yaml_is_one_line_with_its_place(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("training:\n  dataset_path: x\n  batch_size: [64\noptimizer: {}\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    text = str(info.value)
+    assert "\n" not in text and text.startswith(f"{path}: not valid YAML (") and "line 4" in text
+    path.write_text("training:\n  dataset_path: x\n")
+    with pytest.raises(ConfigError, match=r"override 'training.batch_size=\[64': value is not valid YAML"):
+        load_config(path, ["training.batch_size=[64"])
+
+
 def test_shipped_example_configs_load():
     configs = sorted((ROOT / "config" / "train").glob("*.yaml"))
     assert {p.stem for p in configs} >= {"dexnet2", "dexnet3", "dexnet2_pj_small", "dexnet3_suction_small"}
