@@ -242,12 +242,14 @@ _OVERRIDES = ("gripper", "norm", "label_field", "threshold")
 
 
 def load_checkpoint(path_or_name: str | Path, device: str | torch.device = "cpu",
-                    **overrides: Any) -> GraspQualityModel:
+                    bare_gripper: str | None = None, **overrides: Any) -> GraspQualityModel:
     """Load a checkpoint file, a bare reference state dict or a shipped model name.
 
     ``overrides`` (gripper, norm, label_field, threshold) replace the stored values. A bare reference
-    state dict does not say its gripper: the ``gripper`` override is required and selects the Dex-Net 2.0
-    (parallel_jaw) or 3.0 (suction) normalisation and labels. The model is in eval mode.
+    state dict does not say its gripper: the ``gripper`` override (or ``bare_gripper``, which applies only
+    to files that do not record a gripper, for callers that know the gripper they plan for) is required and
+    selects the Dex-Net 2.0 (parallel_jaw) or 3.0 (suction) normalisation and labels. The model is in eval
+    mode.
     """
     unknown = set(overrides) - set(_OVERRIDES)
     if unknown:
@@ -270,7 +272,7 @@ def load_checkpoint(path_or_name: str | Path, device: str | torch.device = "cpu"
         if found is None:
             raise CheckpointError(f"{path}: unrecognised state dict (keys {sorted(data)[:6]}...)")
         (arch, state), arch_kwargs = found, {}
-        gripper = overrides.get("gripper")
+        gripper = overrides.get("gripper", bare_gripper)
         if gripper is None:
             raise CheckpointError(f"{path}: a bare reference {arch} state dict does not say its gripper; "
                                   "pass --gripper parallel_jaw or --gripper suction (gripper= in Python)")

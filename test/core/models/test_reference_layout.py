@@ -84,3 +84,13 @@ def test_to_reference_refuses_architectures_the_reference_lacks(tmp_path, capsys
     err = capsys.readouterr().err.strip()
     assert "no layout for 'gqcnn_small'" in err and "\n" not in err
     assert not (tmp_path / "x.pt").exists()
+
+
+def test_planner_takes_the_gripper_it_plans_for_as_a_bare_files_gripper(tmp_path, reference):
+    from dexnet_core.planning.planner import GraspPlanner
+
+    torch.save(reference.DexNetBase().state_dict(), tmp_path / "suction.pt")
+    planner = GraspPlanner.from_checkpoint(str(tmp_path / "suction.pt"), device="cpu", bare_gripper="suction")
+    assert planner.gqm.gripper == "suction" and planner.gqm.norm == DEXNET3_NORM
+    # a checkpoint that records its gripper keeps it: the caller's gripper check then refuses a mismatch
+    assert load_checkpoint("dexnet3_suction_small", bare_gripper="parallel_jaw").gripper == "suction"
