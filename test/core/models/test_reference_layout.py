@@ -94,3 +94,20 @@ def test_planner_takes_the_gripper_it_plans_for_as_a_bare_files_gripper(tmp_path
     assert planner.gqm.gripper == "suction" and planner.gqm.norm == DEXNET3_NORM
     # a checkpoint that records its gripper keeps it: the caller's gripper check then refuses a mismatch
     assert load_checkpoint("dexnet3_suction_small", bare_gripper="parallel_jaw").gripper == "suction"
+
+
+def test_dexnet_eval_scores_a_reference_efficientnet_file_at_both_thresholds(tmp_path, reference):
+    import json
+
+    from dexnet_core.data.shards import write_shards
+
+    n = 20
+    labels = np.where(np.arange(n) % 2 == 0, 0.5, 0.0).astype(np.float32)
+    write_shards(tmp_path / "ds", {"depth_ims_tf_table": _crops(0.6, n)[..., None],
+                                   "robust_suction_wrench_resistance": labels})
+    torch.save(reference.EfficientNet().eval().state_dict(), tmp_path / "effnet.pt")
+    assert main(["eval", "--checkpoint", str(tmp_path / "effnet.pt"), "--dataset", str(tmp_path / "ds"),
+                 "--gripper", "suction", "--split", "all", "--out", str(tmp_path / "eval"), "--no-plot"]) == 0
+    report = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    assert report["arch"] == "efficientnet_b0" and report["recipe"] == "reference" and report["num"] == n
+    assert report["prediction_threshold"] == 0.2 and set(report["at_threshold"]) == {"0.2", "0.5"}
