@@ -23,3 +23,7 @@ class NoValidGraspError(DexnetError):
 
 class MissingExtraError(DexnetError, ImportError):
     """An optional dependency is not installed; the message names the pip extra that provides it."""
+
+
+class DistributedError(DexnetError):
+    """A rank of a multi-process run failed, differs from rank 0 or timed out; the message names the rank."""
