@@ -184,7 +184,8 @@ class Distributed:
             for key in sorted(set(reference) | set(theirs)):
                 if reference.get(key) != theirs.get(key):
                     return DistributedError(f"rank {r} was started with {key}={theirs.get(key)!r} but rank 0 "
-                                            f"with {reference.get(key)!r}; all ranks need the same config")
+                                            f"with {reference.get(key)!r}; all ranks need the same config, "
+                                            "data and run folder")
         return None
 
     def _collective(self, what: str, call: Callable[[], object]) -> object:
