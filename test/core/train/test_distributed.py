@@ -12,8 +12,10 @@ import pytest
 import torch
 import yaml
 
+from dexnet_core import cli
 from dexnet_core.data.cache import open_dataset
 from dexnet_core.models.checkpoint import load_checkpoint, load_training_state
+from dexnet_core.train.command import _rank_argv
 from dexnet_core.train.config import config_from_dict
 from dexnet_core.train.distributed import Distributed
 from dexnet_core.train.loop import train
@@ -141,3 +143,13 @@ def test_single_process_context_changes_nothing():
     single = Distributed()
     assert not single.enabled and single.is_main and single.shard.count == 1
     assert single.gather([1, 2]) == ([1, 2],) and single.mean(0.25) == 0.25
+
+
+def test_nproc_ranks_run_the_same_command_without_nproc():
+    argv = ["--log-level", "DEBUG", "train", "--config", "c.yaml", "--device", "cpu", "--nproc", "3",
+            "--resume", "--set", "training.seed=2", "--set", "name=x y", "--dist-timeout", "5"]
+    args = cli.build_parser(argv).parse_args(argv)
+    rank_argv = _rank_argv(args)
+    assert "--nproc" not in rank_argv
+    rank_args = cli.build_parser(rank_argv).parse_args(rank_argv)
+    assert vars(rank_args) == {**vars(args), "nproc": None}
