@@ -43,3 +43,7 @@ def yaml_error_line(exc: Exception) -> str:
 
 class MissingExtraError(DexnetError, ImportError):
     """An optional dependency is not installed; the message names the pip extra that provides it."""
+
+
+class DistributedError(DexnetError):
+    """A rank of a multi-process run failed, differs from rank 0 or timed out; the message names the rank."""

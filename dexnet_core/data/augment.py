@@ -76,24 +76,32 @@ def _flip_where(im: torch.Tensor, choose: torch.Tensor, dim: int) -> torch.Tenso
 
 
 def augment_batch(im: torch.Tensor, cfg: AugmentConfig, generator: torch.Generator,
-                  norm: Normalization | None = None) -> torch.Tensor:
+                  norm: Normalization | None = None, span: tuple[int, int] | None = None) -> torch.Tensor:
     """Augment a batch of depth crops.
 
     im : (B, 1, H, W) float depth in metres (not normalised), on any device; ``generator`` must live on the
     same device; ``norm`` (needed in reference mode) gives the normalisation the noise is measured in.
-    Returns a new (B, 1, H, W) tensor; labels are unchanged by construction.
+    ``span`` (first, total): ``im`` is rows first..first+B of a batch of ``total`` crops split over ranks;
+    the random draws are made for the whole batch, so each part is augmented as it would be in one process
+    and the generators of all ranks stay equal. Returns a new (B, 1, H, W) tensor; labels are unchanged by
+    construction.
     """
     if im.ndim != 4:
         raise ValueError(f"expected (B, 1, H, W) depth crops, got shape {tuple(im.shape)}")
     b, _, h, w = im.shape
     dev = im.device
+    first, total = span if span is not None else (0, b)
+    if not 0 <= first <= total - b:
+        raise ValueError(f"span {span} does not hold a part of {b} crops")
+    part = slice(first, first + b)
 
     def coin() -> torch.Tensor:
-        return torch.rand(b, device=dev, generator=generator) < 0.5
+        return (torch.rand(total, device=dev, generator=generator) < 0.5)[part]
 
     out = im
     if cfg.gp_noise and cfg.gp_sigma > 0:
-        coarse = torch.randn(b, 1, cfg.gp_grid, cfg.gp_grid, device=dev, generator=generator, dtype=im.dtype)
+        coarse = torch.randn(total, 1, cfg.gp_grid, cfg.gp_grid, device=dev, generator=generator,
+                             dtype=im.dtype)[part]
         rows = _upsample_matrix(cfg.gp_grid, h, dev, im.dtype)  # (H, g)
         cols = _upsample_matrix(cfg.gp_grid, w, dev, im.dtype)  # (W, g)
         if cfg.mode == "reference":

@@ -10,6 +10,8 @@ validation loss. ExponentialLR steps once per epoch. A run folder holds::
 Checkpoints carry the optimizer, scheduler, AMP scaler and augmentation RNG state, the step, the epoch and
 the batch within it; the data order is a function of (seed, epoch), so ``resume=True`` continues the same
 batch sequence and loses at most one checkpoint interval. The library never exits or traps signals.
+Under torchrun each rank runs this loop with a ``Distributed`` (train/distributed.py): its share of each
+batch, DDP gradients, validation split over the ranks, files and logs from rank 0 only.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ from dexnet_core.models.checkpoint import (
     save_checkpoint,
 )
 from dexnet_core.train.config import DataSettings, TrainConfig, resolve_data_settings
+from dexnet_core.train.distributed import Distributed
 from dexnet_core.train.evaluate import EVAL_BATCH, dataset_fingerprint, positives, predict, summarize
 
 logger = logging.getLogger(__name__)
@@ -102,9 +105,11 @@ def compute_normalization(data: CachedDataset, indices: np.ndarray, settings: Da
 class RunLog:
     """Scalars to metrics.jsonl, TensorBoard and (when asked) wandb."""
 
-    def __init__(self, run_dir: Path, cfg: TrainConfig) -> None:
-        self.path = run_dir / "metrics.jsonl"
+    def __init__(self, run_dir: Path, cfg: TrainConfig, enabled: bool = True) -> None:
+        self.path = run_dir / "metrics.jsonl" if enabled else None
         self.tb = self.wandb = None
+        if not enabled:  # a rank other than 0
+            return
         if cfg.outputs.tensorboard:
             try:
                 from torch.utils.tensorboard import SummaryWriter
@@ -117,6 +122,8 @@ class RunLog:
 
     def log(self, step: int, scalars: dict[str, float]) -> None:
         """Record ``scalars`` at ``step``."""
+        if self.path is None:
+            return
         with self.path.open("a") as fh:
             fh.write(json.dumps({"step": step, **scalars}) + "\n")
         if self.tb is not None:
@@ -201,8 +208,13 @@ def _make_optimizer(cfg: TrainConfig, model: torch.nn.Module) -> torch.optim.Opt
     return torch.optim.Adam(model.parameters(), lr=o.learning_rate, weight_decay=o.weight_decay)
 
 
-def train(cfg: TrainConfig, device: str = "auto", resume: bool = False) -> TrainResult:
-    """Train (or with ``resume`` continue) the run described by ``cfg``; returns where it ended."""
+def train(cfg: TrainConfig, device: str = "auto", resume: bool = False,
+          dist: Distributed | None = None) -> TrainResult:
+    """Train (or with ``resume`` continue) the run described by ``cfg``; returns where it ended.
+
+    ``dist``: this process's rank in a multi-process run (default: a single process).
+    """
+    dist = dist or Distributed()
     dev = resolve_device(device)
     t, out = cfg.training, cfg.outputs
     if t.num_threads is not None:
@@ -253,9 +265,10 @@ def train(cfg: TrainConfig, device: str = "auto", resume: bool = False) -> Train
         gqm = GraspQualityModel(model=model, arch=cfg.model, arch_kwargs=dict(cfg.model_kwargs),
                                 gripper=settings.gripper, norm=norm, label_field=settings.label_field,
                                 threshold=settings.threshold, config=cfg.to_dict(), meta=meta)
-        run_dir.mkdir(parents=True, exist_ok=True)
-        split.save(run_dir / "split.npz")
-        (run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+        if dist.is_main:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            split.save(run_dir / "split.npz")
+            (run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
     logger.info("training %s on %s: %d train / %d val datapoints (%s split, %.1f%% positive), device %s",
                 gqm.arch, t.dataset_path, len(train_idx), len(val_idx), split.kind,
                 100 * positive[train_idx].mean(), dev)
@@ -281,7 +294,7 @@ def train(cfg: TrainConfig, device: str = "auto", resume: bool = False) -> Train
         logger.info("resuming %s at step %d (epoch %d, batch %d)", run_dir, step, epoch, batch_in_epoch)
 
     train_loader = BatchLoader(data, positive, batch_size=t.batch_size, device=dev, with_z=uses_depth,
-                               num_workers=t.num_workers)
+                               num_workers=t.num_workers, shard=dist.shard)
     val_loader = BatchLoader(data, positive, batch_size=EVAL_BATCH, device=dev, with_z=uses_depth,
                              num_workers=t.num_workers)
     if train_loader.num_batches(train_idx, drop_last=True) == 0:
@@ -292,6 +305,8 @@ def train(cfg: TrainConfig, device: str = "auto", resume: bool = False) -> Train
         total_steps = min(total_steps, t.max_steps)
 
     def save(path: Path) -> None:
+        if not dist.is_main:
+            return
         save_checkpoint(path, gqm, optimizer=optimizer.state_dict(), scheduler=scheduler.state_dict(),
                         scaler=scaler.state_dict(), aug_rng=gen.get_state().cpu(), step=step, epoch=epoch,
                         batch_in_epoch=batch_in_epoch, best_val_loss=best_val, split=split.to_state(),
@@ -299,7 +314,7 @@ def train(cfg: TrainConfig, device: str = "auto", resume: bool = False) -> Train
 
     def validate() -> dict:
         nonlocal best_val
-        scores, labels = predict(gqm, val_loader, val_idx)
+        scores, labels = dist.gather(*predict(gqm, val_loader, dist.part(val_idx)))
         report = summarize(labels, scores, cfg.report_thresholds)
         runlog.log(step, {f"val/{k}": float(report[k]) for k in
                           ("loss", "accuracy", "precision", "recall", "average_precision", "roc_auc")})
@@ -312,11 +327,13 @@ def train(cfg: TrainConfig, device: str = "auto", resume: bool = False) -> Train
             save(run_dir / "best.pt")
         return report
 
+    dist.agree(cfg.to_dict(), resume_step=step, dataset_hash=dataset_fingerprint(data), device=dev.type)
+    net = dist.wrap(model)
     from tqdm import tqdm
 
-    runlog = RunLog(run_dir, cfg)
+    runlog = RunLog(run_dir, cfg, enabled=dist.is_main)
     bar = tqdm(total=total_steps, initial=min(step, total_steps), desc=f"train {cfg.name}", unit="step",
-               disable=None)
+               disable=None if dist.is_main else True)
     val_report, val_step, saved_step = {}, -1, -1
     running, count, tick = 0.0, 0, time.perf_counter()
     done = t.max_steps is not None and step >= t.max_steps
@@ -325,10 +342,10 @@ def train(cfg: TrainConfig, device: str = "auto", resume: bool = False) -> Train
         while epoch < t.num_epochs and not done:
             order = epoch_order(train_idx, positive, t.seed, epoch, t.pos_weight)
             for batch in train_loader.iterate(order, start_batch=batch_in_epoch, drop_last=True):
-                im = augment_batch(batch.im, cfg.augmentation, gen, gqm.norm)
+                im = augment_batch(batch.im, cfg.augmentation, gen, gqm.norm, span=batch.span)
                 z = gqm.normalize_z(batch.z) if uses_depth else None
                 with torch.autocast(device_type=dev.type, dtype=torch.float16, enabled=use_amp):
-                    logits = model.logits(gqm.normalize_depth(im), z)
+                    logits = net(gqm.normalize_depth(im), z)
                 loss = F.binary_cross_entropy_with_logits(logits.float(), batch.label)
                 optimizer.zero_grad(set_to_none=True)
                 scaler.scale(loss).backward()
@@ -344,7 +361,7 @@ def train(cfg: TrainConfig, device: str = "auto", resume: bool = False) -> Train
                     flush_tiny_weights(model)
                 if step % out.training_print_every == 0:
                     rate = count * t.batch_size / (time.perf_counter() - tick)
-                    lr, mean_loss = optimizer.param_groups[0]["lr"], float(running) / count
+                    lr, mean_loss = optimizer.param_groups[0]["lr"], dist.mean(float(running) / count)
                     runlog.log(step, {"train/loss": mean_loss, "train/lr": lr, "train/samples_per_s": rate})
                     logger.info("step %d/%d epoch %d: train loss %.4f, lr %.3g, %.0f samples/s", step,
                                 total_steps, epoch, mean_loss, lr, rate)
@@ -376,6 +393,7 @@ def train(cfg: TrainConfig, device: str = "auto", resume: bool = False) -> Train
         bar.close()
         runlog.close()
     result = TrainResult(run_dir, step, epoch, best_val, val_report)
-    (run_dir / "summary.json").write_text(json.dumps(
-        {"step": step, "epoch": epoch, "best_val_loss": best_val, "val": val_report}, indent=2))
+    if dist.is_main:
+        (run_dir / "summary.json").write_text(json.dumps(
+            {"step": step, "epoch": epoch, "best_val_loss": best_val, "val": val_report}, indent=2))
     return result

@@ -84,3 +84,14 @@ def test_reference_mode_noise_is_in_normalised_units_on_pixels_deeper_than_the_m
         augment_batch(im, cfg, torch.Generator())
     with pytest.raises(ValueError, match="mode must be one of"):
         AugmentConfig(mode="seed")
+
+
+def test_parts_of_a_split_batch_are_augmented_as_the_whole_batch():
+    im, cfg = _crops(48), AugmentConfig(rotate_90=True)
+    whole = augment_batch(im, cfg, torch.Generator().manual_seed(4))
+    gens = [torch.Generator().manual_seed(4) for _ in range(3)]
+    parts = [augment_batch(im[16 * r:16 * (r + 1)], cfg, gens[r], span=(16 * r, 48)) for r in range(3)]
+    torch.testing.assert_close(torch.cat(parts), whole, rtol=0, atol=1e-7)
+    assert all(torch.equal(g.get_state(), gens[0].get_state()) for g in gens)  # the ranks' generators agree
+    with pytest.raises(ValueError, match="span"):
+        augment_batch(im[:16], cfg, torch.Generator(), span=(40, 48))
