@@ -43,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         f"metres, or a weighted mix such as {MIX_EXAMPLE} (default {RANDOM_URDFS})")
     parser.add_argument("--split", default="val", help="object split of the mesh library (default val)")
     parser.add_argument("--library-size", type=int, default=None,
-                        help="use only the first N objects of the split (default all)")
+                        help="use only the first N objects of each source's split (default all)")
     parser.add_argument("--png-episodes", type=int, default=3,
                         help="episodes to save images of (default 3)")
     parser.add_argument("--robot-cycle-s", type=float, default=6.0,
