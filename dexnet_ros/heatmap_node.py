@@ -55,7 +55,7 @@ def load_model(values: dict[str, Any]) -> tuple[GraspQualityModel, str]:
         device = "cuda" if torch.cuda.is_available() else "cpu"
     elif device == "cuda" and not torch.cuda.is_available():
         raise ValueError("device=cuda but torch sees no CUDA device (use auto or cpu)")
-    gqm = load_checkpoint(name, device=device)
+    gqm = load_checkpoint(name, device=device, bare_gripper=values["gripper"])
     check_gripper(name, gqm.gripper, values["gripper"])
     return gqm, device
 

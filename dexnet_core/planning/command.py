@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
                            clearance_check=not args.no_clearance, jaw_symmetries=args.jaw_symmetries,
                            suction_symmetries=args.suction_symmetries, **strides)
     model = args.model or DEFAULT_MODELS[args.gripper or "parallel_jaw"]
-    planner = GraspPlanner.from_checkpoint(model, config, device=args.device)
+    planner = GraspPlanner.from_checkpoint(model, config, device=args.device, bare_gripper=args.gripper)
     if args.gripper:
         check_gripper(model, planner.gqm.gripper, args.gripper)
     result = planner.plan(depth, intrinsics, mask=mask)

@@ -111,12 +111,14 @@ class GraspPlanner:
 
     @classmethod
     def from_checkpoint(cls, path_or_name: str, config: PlannerConfig | None = None,
-                        device: str = "auto") -> GraspPlanner:
-        """Load a checkpoint file or shipped model name (see dexnet_core.models.checkpoint)."""
+                        device: str = "auto", bare_gripper: str | None = None) -> GraspPlanner:
+        """Load a checkpoint file or shipped model name (see dexnet_core.models.checkpoint; ``bare_gripper``
+        is the gripper of a bare reference state dict, which does not record it)."""
         from dexnet_core.models.checkpoint import load_checkpoint
 
         dev = resolve_device(device)
-        return cls(load_checkpoint(path_or_name, device=str(dev)), config, str(dev))
+        gqm = load_checkpoint(path_or_name, device=str(dev), bare_gripper=bare_gripper)
+        return cls(gqm, config, str(dev))
 
     @property
     def stride(self) -> int:

@@ -149,7 +149,7 @@ def make_policy(name: str, gripper: str, model: str | None = None,
         from dexnet_core.models.pretrained import check_gripper
         from dexnet_core.planning.planner import GraspPlanner
 
-        planner = GraspPlanner.from_checkpoint(model, planner_config, device=device)
+        planner = GraspPlanner.from_checkpoint(model, planner_config, device=device, bare_gripper=gripper)
         check_gripper(model, planner.gqm.gripper, gripper)
         return PlannerPolicy(planner)
     if name == "heuristic":

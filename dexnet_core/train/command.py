@@ -15,6 +15,9 @@ from dexnet_core.train.config import load_config
 
 logger = logging.getLogger(__name__)
 
+VAL_KEYS = ("loss", "accuracy", "precision", "recall", "average_precision", "roc_auc", "prediction_threshold",
+            "at_threshold")
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of `dexnet train`."""
@@ -63,6 +66,5 @@ def run(args: argparse.Namespace) -> int:
         return 0
     sys.stdout.write(json.dumps({"run_dir": str(result.run_dir), "step": result.step, "epoch": result.epoch,
                       "best_val_loss": result.best_val_loss,
-                      "val": {k: result.val.get(k) for k in ("loss", "accuracy", "precision", "recall",
-                                                             "average_precision", "roc_auc")}}) + "\n")
+                      "val": {k: result.val.get(k) for k in VAL_KEYS}}) + "\n")
     return 0

@@ -2,7 +2,7 @@
 
 Per step: gather a batch (positives oversampled), augment it on the device, normalise, forward, BCE on
 (metric > threshold) with logits, backward, clip, optimizer step, log; every ``checkpoint_every_steps``
-write ``last.pt``; validate per epoch (and every ``eval_every_steps``), keeping ``best.pt`` on the lowest
+write ``last.pt``; validate per epoch (and every ``val_print_every`` steps), keeping ``best.pt`` on the lowest
 validation loss. ExponentialLR steps once per epoch. A run folder holds::
 
     config.yaml  split.npz  last.pt  best.pt  [epoch_NNN.pt]  metrics.jsonl  summary.json  tb/
@@ -36,6 +36,7 @@ from dexnet_core.data.shards import (
     GRIPPER_DEPTH_COLUMN,
     OBJECT_FIELD,
     POSE_FIELD,
+    list_shards,
     read_dataset_yaml,
 )
 from dexnet_core.data.splits import Split, make_split
@@ -117,11 +118,7 @@ class RunLog:
                                         "(or set outputs.tensorboard: false)") from exc
             self.tb = SummaryWriter(str(run_dir / "tb"))
         if cfg.training.wandb:
-            try:
-                import wandb
-            except ImportError as exc:
-                raise MissingExtraError("training.wandb needs wandb: pip install dexnet-core[log]") from exc
-            self.wandb = wandb.init(project="dexnet", name=cfg.name, config=cfg.to_dict(), resume="allow")
+            self.wandb = _start_wandb(run_dir, cfg)
 
     def log(self, step: int, scalars: dict[str, float]) -> None:
         """Record ``scalars`` at ``step``."""
@@ -141,6 +138,28 @@ class RunLog:
             self.tb.close()
         if self.wandb is not None:
             self.wandb.finish()
+
+
+def _start_wandb(run_dir: Path, cfg: TrainConfig) -> object | None:
+    """A wandb run: online with a login, else offline in ``run_dir/wandb``; None without wandb installed.
+
+    Either fallback logs one warning line; the run goes on with metrics.jsonl (and TensorBoard).
+    """
+    try:
+        import wandb
+    except ImportError:
+        logger.warning("training.wandb: wandb is not installed (pip install dexnet-core[log]); logging to "
+                       "%s only", run_dir / "metrics.jsonl")
+        return None
+    try:
+        online = bool(wandb.login(verify=False))
+    except Exception:  # wandb raises its own UsageError when no API key is configured
+        online = False
+    if not online:
+        logger.warning("training.wandb: no wandb login; logging offline to %s (upload later with "
+                       "`wandb sync`)", run_dir / "wandb")
+    return wandb.init(project="dexnet", name=cfg.name, config=cfg.to_dict(), dir=str(run_dir),
+                      mode="online" if online else "offline", resume="allow" if online else None)
 
 
 def _build_model(cfg: TrainConfig) -> torch.nn.Module:
@@ -171,10 +190,11 @@ def _load_init_checkpoint(cfg: TrainConfig, dev: torch.device) -> GraspQualityMo
 
 def _choose_split(cfg: TrainConfig, data: CachedDataset) -> Split:
     t = cfg.training
-    kind = t.split
+    kind = t.split_kind
     has_files = (data.root / "splits" / "image_wise" / "val_indices.npz").exists()
-    if kind == "auto" and not data.has(OBJECT_FIELD) and not has_files:
-        kind = "ordered" if t.ordered_split else "random"
+    if t.ordered_split is not None and (data.has(OBJECT_FIELD) or has_files):
+        logger.info("training.ordered_split: %s: %s split, although the dataset has %s", t.ordered_split,
+                    kind, "object_labels" if data.has(OBJECT_FIELD) else "splits/image_wise")
     objects = data[OBJECT_FIELD] if data.has(OBJECT_FIELD) else None
     return make_split(data.num_datapoints, kind, seed=t.seed, val_fraction=t.val_fraction,
                       object_labels=objects, dataset_root=data.root)
@@ -207,6 +227,10 @@ def train(cfg: TrainConfig, device: str = "auto", resume: bool = False,
     if not resume and last_path.exists():
         raise DexnetError(f"{run_dir} already holds a run; pass --resume to continue it or change "
                           "outputs.save_name")
+    try:
+        list_shards(t.dataset_path)  # a missing dataset is named before any default is looked up in it
+    except DatasetError as exc:
+        raise DatasetError(f"training.dataset_path: {exc}") from exc
     settings = resolve_data_settings(cfg, read_dataset_yaml(t.dataset_path))
     state: dict = {}
     if resume:
@@ -291,12 +315,13 @@ def train(cfg: TrainConfig, device: str = "auto", resume: bool = False,
     def validate() -> dict:
         nonlocal best_val
         scores, labels = dist.gather(*predict(gqm, val_loader, dist.part(val_idx)))
-        report = summarize(labels, scores)
+        report = summarize(labels, scores, cfg.report_thresholds)
         runlog.log(step, {f"val/{k}": float(report[k]) for k in
                           ("loss", "accuracy", "precision", "recall", "average_precision", "roc_auc")})
-        logger.info("step %d epoch %d: val loss %.4f acc %.4f prec %.4f rec %.4f AP %.4f", step, epoch,
-                    report["loss"], report["accuracy"], report["precision"], report["recall"],
-                    report["average_precision"])
+        logger.info("step %d epoch %d: val loss %.4f AP %.4f; %s", step, epoch, report["loss"],
+                    report["average_precision"], "; ".join(
+                        f"at {t_}: acc {r['accuracy']:.4f} prec {r['precision']:.4f} rec {r['recall']:.4f}"
+                        for t_, r in report["at_threshold"].items()))
         if report["loss"] < best_val:
             best_val = report["loss"]
             save(run_dir / "best.pt")
@@ -317,7 +342,7 @@ def train(cfg: TrainConfig, device: str = "auto", resume: bool = False,
         while epoch < t.num_epochs and not done:
             order = epoch_order(train_idx, positive, t.seed, epoch, t.pos_weight)
             for batch in train_loader.iterate(order, start_batch=batch_in_epoch, drop_last=True):
-                im = augment_batch(batch.im, cfg.augmentation, gen, span=batch.span)
+                im = augment_batch(batch.im, cfg.augmentation, gen, gqm.norm, span=batch.span)
                 z = gqm.normalize_z(batch.z) if uses_depth else None
                 with torch.autocast(device_type=dev.type, dtype=torch.float16, enabled=use_amp):
                     logits = net(gqm.normalize_depth(im), z)
@@ -342,7 +367,7 @@ def train(cfg: TrainConfig, device: str = "auto", resume: bool = False,
                                 total_steps, epoch, mean_loss, lr, rate)
                     bar.set_postfix(loss=f"{mean_loss:.4f}")
                     running, count, tick = 0.0, 0, time.perf_counter()
-                if t.eval_every_steps and step % t.eval_every_steps == 0:
+                if out.val_print_every and step % out.val_print_every == 0:
                     val_report, val_step = validate(), step
                 if step % t.checkpoint_every_steps == 0:
                     save(last_path)
@@ -354,7 +379,7 @@ def train(cfg: TrainConfig, device: str = "auto", resume: bool = False,
                 break
             scheduler.step()
             epoch, batch_in_epoch = epoch + 1, 0
-            if epoch % out.val_print_every == 0 and val_step != step:
+            if val_step != step:
                 val_report, val_step = validate(), step
             if out.save_every_x_epoch and epoch % out.save_every_x_epoch == 0:
                 save(run_dir / f"epoch_{epoch:03d}.pt")

@@ -1,4 +1,3 @@
-import logging
 import pathlib
 import pickle
 
@@ -75,13 +74,11 @@ def test_score_normalises_and_batches():
         gqm.score(crops[:, :16])
 
 
-def test_bare_reference_state_dict(tmp_path, reference, caplog):
+def test_bare_reference_state_dict(tmp_path, reference):
     ref = reference.DexNetBase().eval()
     path = tmp_path / "suction.pt"
     torch.save(ref.state_dict(), path)
-    with caplog.at_level(logging.WARNING):
-        gqm = load_checkpoint(path)
-    assert "assuming Dex-Net 3.0 suction" in caplog.text
+    gqm = load_checkpoint(path, gripper="suction")
     assert gqm.arch == "dexnet_base" and gqm.gripper == "suction" and gqm.norm == DEXNET3_NORM
     crops = np.random.default_rng(2).normal(0.6, 0.01, (4, 32, 32)).astype(np.float32)
     with torch.no_grad():
