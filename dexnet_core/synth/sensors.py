@@ -264,7 +264,7 @@ SENSORS: dict[str, SensorModel] = {s.name: s for s in (
                 hole_fraction=(0.02, 0.10), hole_blob_px=24),
     # industrial structured light (PhoXi, Zivid): sub-millimetre noise, wide projector baseline, large
     # holes (occlusion shadows, specular parts, oblique walls and corners): 20-40% of a bin frame
-    SensorModel("structured_light", pixel_std_m=0.0002, baseline_m=0.2, shadow=True, max_incidence_deg=70.0,
+    SensorModel("structured_light", pixel_std_m=0.0002, baseline_m=0.12, shadow=True, max_incidence_deg=75.0,
                 hole_fraction=(0.20, 0.40), hole_blob_px=32),
 )}
 
