@@ -1,49 +1,14 @@
-"""Ray casting (embreex, called directly) and depth rendering with a pinhole camera and sensor noise."""
+"""Ray casting (embreex, called directly) and depth rendering with a pinhole camera (sensor models:
+``dexnet_core.synth.sensors``)."""
 
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 
 import numpy as np
 
 from dexnet_core.camera import CameraIntrinsics
 from dexnet_core.errors import MissingExtraError
-
-
-@dataclass(frozen=True)
-class DepthNoise:
-    """Depth sensor noise: a per-image multiplicative scale, smooth correlated noise and pixel noise.
-
-    scale_std: std of the per-image factor on depth (1 = none); smooth_std_m / smooth_grid: std (m) of a
-    Gaussian field drawn on a coarse grid of ``smooth_grid`` px cells and upsampled (bicubic);
-    pixel_std_m: independent per-pixel std (m).
-    """
-
-    scale_std: float = 0.002
-    smooth_std_m: float = 0.0008
-    smooth_grid: int = 8
-    pixel_std_m: float = 0.0005
-
-    def __post_init__(self) -> None:
-        for name in ("scale_std", "smooth_std_m", "pixel_std_m"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"DepthNoise.{name} must be >= 0, got {getattr(self, name)}")
-        if self.smooth_grid < 1:
-            raise ValueError(f"DepthNoise.smooth_grid must be >= 1, got {self.smooth_grid}")
-
-    def apply(self, depth: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Noisy copy of ``depth`` (H, W) float32 metres; NaN stays NaN."""
-        h, w = depth.shape
-        out = depth * np.float32(1.0 + self.scale_std * rng.standard_normal())
-        if self.smooth_std_m > 0:
-            import cv2
-            gh, gw = max(2, -(-h // self.smooth_grid)), max(2, -(-w // self.smooth_grid))
-            coarse = (self.smooth_std_m * rng.standard_normal((gh, gw))).astype(np.float32)
-            out += cv2.resize(coarse, (w, h), interpolation=cv2.INTER_CUBIC)
-        if self.pixel_std_m > 0:
-            out += (self.pixel_std_m * rng.standard_normal((h, w))).astype(np.float32)
-        return out.astype(np.float32)
 
 
 class Raycaster:

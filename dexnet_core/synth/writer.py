@@ -17,8 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from dexnet_core.errors import DatasetError
-from dexnet_core.synth.generate import SynthConfig, generate_shard
+from dexnet_core.synth.generate import CameraRange, SynthConfig, generate_shard
 from dexnet_core.synth.meshes import ObjectMesh
+from dexnet_core.synth.sensors import get_sensor
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +64,41 @@ def _run_shard(index: int) -> tuple[int, int]:
     return index, len(data[cfg.label_field])
 
 
+# what a dataset written before a parameter existed was made with (its generator behaved so)
+_BEFORE = SynthConfig(sensor="gaussian", camera=CameraRange(focal_px=None, image_sizes=((640, 480),)))
+
+
+def _merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merge(base[k], v) if isinstance(v, dict) and isinstance(base.get(k), dict) else v
+    return out
+
+
+def parameters_then(params: dict) -> dict:
+    """The ``parameters`` of a dataset.yaml completed in today's schema: parameters added since it was
+    written get the value they had then, and the noise settings of datasets written before the named
+    sensor models (``depth_noise``) become the sensor they equal (``gaussian``)."""
+    import yaml
+
+    params = dict(params)
+    noise = params.pop("depth_noise", None)
+    if noise is not None and "sensor" not in params:
+        gaussian = get_sensor("gaussian").to_dict()
+        if any(gaussian.get(k) != v for k, v in noise.items()):
+            params["sensor"] = f"depth_noise {noise}"  # no named model: resuming it is refused
+    then = yaml.safe_load(yaml.safe_dump(_BEFORE.to_dict()))
+    del then["sensor_models"]  # a leaf: the models of the dataset's own sensor (below when missing)
+    out = _merge(then, params)
+    if "sensor_models" not in out:
+        try:
+            models = SynthConfig(sensor=out["sensor"]).to_dict()["sensor_models"]
+        except ValueError:  # no named model: resuming is refused by the comparison
+            models = {}
+        out["sensor_models"] = yaml.safe_load(yaml.safe_dump(models))
+    return out
+
+
 def _check_existing(root: Path, cfg: SynthConfig, meta: dict) -> None:
     import yaml
 
@@ -71,9 +107,8 @@ def _check_existing(root: Path, cfg: SynthConfig, meta: dict) -> None:
         return
     old = yaml.safe_load(path.read_text()) or {}
     new = yaml.safe_load(yaml.safe_dump(meta))  # tuples become lists, as in the file
-    if "parameters" in old:  # parameters added since that dataset was written had their default then
-        defaults = yaml.safe_load(yaml.safe_dump(SynthConfig().to_dict()))
-        old["parameters"] = {**defaults, **old["parameters"]}
+    if "parameters" in old:
+        old["parameters"] = parameters_then(old["parameters"])
     for key in ("seed", "gripper", "parameters", "meshes"):
         if key in old and old[key] != new[key]:
             raise DatasetError(f"{root} holds a dataset made with a different {key!r}; use another folder "
