@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from dexnet_core.camera import PRIMESENSE
 from dexnet_core.models import get_model
 from dexnet_core.models.checkpoint import DEXNET3_NORM, GraspQualityModel
 from dexnet_core.planning.config import PlannerConfig
@@ -69,3 +70,38 @@ def test_episode_config_rejects_bad_values():
     with pytest.raises(ValueError, match="max_consecutive_failures"):
         EpisodeConfig(max_consecutive_failures=0)
     assert EpisodeConfig(num_objects=5, max_consecutive_failures=3).attempt_limit == 13
+
+
+def test_tilted_camera_and_sensor_are_drawn_per_episode_and_shared_by_policies(small_library):
+    cfg = EpisodeConfig(num_objects=1, max_consecutive_failures=1, camera_tilt_deg=30.0,
+                        sensor="primesense,structured_light")
+    tilts = []
+    for seed in range(8):
+        pose = cfg.camera_pose(seed)
+        assert np.array_equal(pose, cfg.camera_pose(seed))
+        assert np.allclose(pose[:3, 3] + cfg.camera_height_m * pose[:3, 2], 0, atol=1e-9)  # tray centre
+        tilts.append(np.degrees(np.arccos(-pose[2, 2])))
+    assert 0 <= min(tilts) and max(tilts) <= 30 and np.ptp(tilts) > 10
+    assert {cfg.episode_sensor(s) for s in range(8)} == {"primesense", "structured_light"}
+    assert np.array_equal(EpisodeConfig().camera_pose(5), overhead_camera_pose(0.7))
+    a = run_episode(RandomPolicy("suction"), small_library, seed=2, config=cfg)
+    b = run_episode(RandomPolicy("suction"), small_library, seed=2, config=cfg)
+    assert _key(a) == _key(b)
+    with pytest.raises(ValueError, match=r"camera_tilt_deg must be in \[0, 30\] degrees, got 45"):
+        EpisodeConfig(camera_tilt_deg=45)
+    with pytest.raises(ValueError, match="unknown sensor 'kinect'"):
+        EpisodeConfig(sensor="kinect")
+
+
+def test_renderer_applies_the_sensor_model(small_library):
+    with SimWorld() as world:
+        world.add_object(sim_object(small_library[0]), small_library[0].stable_poses[0].copy())
+        world.settle()
+        camera = EpisodeConfig(camera_tilt_deg=30).camera_pose(1)
+        renderer = SceneRenderer(world, PRIMESENSE, camera, "structured_light")
+        clean, _ = renderer.render(None)
+        depth, _ = renderer.render(np.random.default_rng(0))
+        missing = np.isnan(depth).mean()
+        assert not np.isnan(clean).any() and 0.2 <= missing <= 0.45
+        ok = ~np.isnan(depth)
+        assert np.abs(depth[ok] - clean[ok]).max() < 0.01
