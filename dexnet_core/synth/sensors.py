@@ -225,27 +225,34 @@ def oblique(depth: np.ndarray, intrinsics: CameraIntrinsics, max_incidence_deg: 
     """
     z = np.asarray(depth, dtype=np.float32)
     h, w = z.shape
-
-    def slope(d: np.ndarray) -> np.ndarray:  # (n, m - 1) differences along axis 1 -> (n, m)
-        s = np.empty((d.shape[0], d.shape[1] + 1), np.float32)
-        s[:, 0], s[:, -1] = d[:, 0], d[:, -1]
-        a, b = d[:, 1:], d[:, :-1]
-        s[:, 1:-1] = np.where(np.abs(a) < np.abs(b), a, b)
-        return s
-
     if h < 2 or w < 2:
         return np.zeros((h, w), bool)
     r0, c0 = origin
     rx = (np.arange(c0, c0 + w, dtype=np.float32) - np.float32(intrinsics.cx)) / np.float32(intrinsics.fx)
     ry = (np.arange(r0, r0 + h, dtype=np.float32) - np.float32(intrinsics.cy)) / np.float32(intrinsics.fy)
     with np.errstate(invalid="ignore"):
-        gx = slope(np.diff(z, axis=1)) * np.float32(intrinsics.fx)
-        gy = slope(np.diff(z, axis=0).T).T * np.float32(intrinsics.fy)
-        nz = gx * rx + gy * ry[:, None] + z
-        n2 = gx * gx + gy * gy + nz * nz
-        r2 = rx * rx + (ry * ry + 1)[:, None]
-        c2 = np.float32(np.cos(np.radians(max_incidence_deg)) ** 2)
-        return z * z < c2 * n2 * r2
+        gx = _min_slope(z, 1)
+        gx *= np.float32(intrinsics.fx)
+        gy = _min_slope(z, 0)
+        gy *= np.float32(intrinsics.fy)
+        nz = gx * rx
+        nz += gy * ry[:, None]
+        nz += z
+        n2 = np.square(gx, out=gx)
+        n2 += np.square(gy, out=gy)
+        n2 += np.square(nz, out=nz)
+        n2 *= (rx * rx)[None, :] + (ry * ry + 1)[:, None]
+        n2 *= np.float32(np.cos(np.radians(max_incidence_deg)) ** 2)
+        return z * z < n2
+
+
+def _min_slope(z: np.ndarray, axis: int) -> np.ndarray:
+    """(H, W) float32 depth derivative along ``axis``: the smaller (in magnitude) of the forward and
+    backward differences (one-sided at the borders)."""
+    d = np.diff(z, axis=axis)
+    first, last = (d[:, :1], d[:, -1:]) if axis == 1 else (d[:1], d[-1:])
+    fwd, back = np.concatenate([d, last], axis=axis), np.concatenate([first, d], axis=axis)
+    return np.where(np.abs(fwd) < np.abs(back), fwd, back)
 
 
 SENSORS: dict[str, SensorModel] = {s.name: s for s in (
