@@ -57,6 +57,13 @@ def _init_worker(cfg: SynthConfig, objects: list[ObjectMesh], root: Path) -> Non
     _WORKER.update(cfg=cfg, objects=objects, root=root)
 
 
+def _init_pool_worker(cfg: SynthConfig, objects: list[ObjectMesh], root: Path) -> None:
+    import torch
+
+    torch.set_num_threads(1)  # hole filling runs in torch: one thread per generator process
+    _init_worker(cfg, objects, root)
+
+
 def _run_shard(index: int) -> tuple[int, int]:
     cfg, root = _WORKER["cfg"], _WORKER["root"]
     data = generate_shard(cfg, _WORKER["objects"], index)
@@ -186,7 +193,7 @@ def synthesize(root: str | Path, cfg: SynthConfig, objects: list[ObjectMesh], wo
             results = map(_run_shard, todo)
             pool = None
         else:
-            pool = mp.get_context("fork").Pool(workers, _init_worker, (cfg, objects, root))
+            pool = mp.get_context("fork").Pool(workers, _init_pool_worker, (cfg, objects, root))
             results = pool.imap_unordered(_run_shard, todo)
         try:
             for _, count in results:

@@ -14,12 +14,11 @@ SMALL = FrameConfig(image_sizes=((160, 120),), focal_px=(95.0, 275.0), sensor="i
 
 @pytest.fixture(scope="module")
 def objects(tmp_path_factory):
-    from test.core.synth.conftest import write_box
-
+    trimesh = pytest.importorskip("trimesh")
     d = tmp_path_factory.mktemp("frame_meshes")
-    write_box(d / "a_box.obj", (0.04, 0.10, 0.06), parts=3)
-    write_box(d / "b_box.stl", (0.05, 0.05, 0.03))
-    write_box(d / "c_box.obj", (0.08, 0.03, 0.02))
+    for name, size in (("a_box.obj", (0.04, 0.10, 0.06)), ("b_box.stl", (0.05, 0.05, 0.03)),
+                       ("c_box.obj", (0.08, 0.03, 0.02))):
+        trimesh.creation.box(size).export(d / name)
     return load_object_library("all", source=d, cache_dir=d / "cache", progress=False)
 
 
