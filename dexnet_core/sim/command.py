@@ -48,6 +48,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="depth sensor model of the rendered frames: ideal (no noise), gaussian, "
                              "primesense, realsense, structured_light, or mix / a comma-separated list "
                              "(one per episode, the same for every policy; default gaussian)")
+    parser.add_argument("--fixtures", type=int, default=0,
+                        help="robot-like fixtures (cylinders, boxes) standing along one image border outside "
+                             "the tray, 0-6 per episode (default 0)")
     parser.add_argument("--camera-tilt", type=float, default=0.0, metavar="MAX_DEG",
                         help="camera tilt from vertical per episode, uniform in [0, MAX_DEG] with a random "
                              "azimuth, at most 30 (default 0: overhead)")
@@ -84,9 +87,12 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--policies must name some of {list(POLICIES)}, got {args.policies!r}")
     check_sensor(args.sensor)
     check_tilt(args.camera_tilt)
+    if not 0 <= args.fixtures <= 6:
+        raise ValueError(f"--fixtures must be in [0, 6], got {args.fixtures}")
     torch.set_num_threads(args.threads)
     config = EpisodeConfig(num_objects=args.objects, max_consecutive_failures=args.max_failures,
-                           sensor=args.sensor, camera_tilt_deg=args.camera_tilt, split=args.split)
+                           sensor=args.sensor, camera_tilt_deg=args.camera_tilt, fixtures=args.fixtures,
+                           split=args.split)
     model = args.model or DEFAULT_MODELS[args.gripper]
     planner_config = PlannerConfig(jaw_symmetries=args.jaw_symmetries,
                                    suction_symmetries=args.suction_symmetries)
@@ -94,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
                 for n in names]
     setup = {"gripper": args.gripper, "objects": args.objects, "max_failures": args.max_failures,
              "split": args.split, "library_size": args.library_size, "sensor": args.sensor,
-             "camera_tilt": args.camera_tilt,
+             "camera_tilt": args.camera_tilt, "fixtures": args.fixtures,
              "model": model if "planner" in names else None, "jaw_symmetries": args.jaw_symmetries,
              "suction_symmetries": args.suction_symmetries}
     args.out.mkdir(parents=True, exist_ok=True)
@@ -147,6 +153,7 @@ def _load_previous(path: Path, setup: dict) -> dict:
         if "sensor" not in previous:  # written before the sensor models: noise on = today's 'gaussian'
             previous["sensor"] = "gaussian" if previous.pop("noise", True) else "ideal"
         previous.setdefault("camera_tilt", 0.0)
+        previous.setdefault("fixtures", 0)
     except (ValueError, KeyError, TypeError) as exc:
         raise DexnetError(f"cannot resume from {path}: {exc}") from exc
     differ = {k: (previous.get(k), v) for k, v in setup.items()

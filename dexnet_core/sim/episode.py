@@ -38,6 +38,7 @@ class EpisodeConfig:
     intrinsics: CameraIntrinsics = PRIMESENSE
     sensor: str = "gaussian"  # dexnet_core.synth.sensors model(s) of the frames ("ideal": none; "mix" or a
     # comma-separated list: one drawn per episode)
+    fixtures: int = 0  # robot-like fixtures standing along one image border outside the tray, per episode
     split: str = "val"  # object split of dexnet_core.synth's mesh library (held-out objects)
     world: WorldConfig = field(default_factory=WorldConfig)
     trial: TrialConfig = field(default_factory=TrialConfig)
@@ -59,6 +60,21 @@ class EpisodeConfig:
             raise ValueError(f"EpisodeConfig.camera_tilt_deg must be in [0, {MAX_TILT_DEG:g}] degrees, "
                              f"got {self.camera_tilt_deg}")
         parse_sensors(self.sensor)
+        if not 0 <= self.fixtures <= 6:
+            raise ValueError(f"EpisodeConfig.fixtures must be in [0, 6], got {self.fixtures}")
+
+    def episode_fixtures(self, seed: int, camera_pose: np.ndarray) -> list:
+        """Static table, tray and ``fixtures`` robot-like fixtures (drawn from ``seed``) of episode ``seed``:
+        world-frame meshes for SimWorld."""
+        from dexnet_core.synth.frames import border_fixtures
+        from dexnet_core.synth.scene import TRAY_SIZE_M, TRAY_WALL_M, table_mesh, tray_meshes
+
+        static = [table_mesh(), *tray_meshes()]
+        if self.fixtures:
+            tray = (np.zeros(2), np.eye(2), np.array(TRAY_SIZE_M) / 2 + TRAY_WALL_M[0])
+            static += border_fixtures(np.random.default_rng([seed, 5]), self.intrinsics, camera_pose,
+                                      self.fixtures, self.camera_height_m, keep_out=tray)
+        return static
 
     def episode_sensor(self, seed: int) -> str:
         """Name of the sensor model of episode ``seed``."""
@@ -208,7 +224,7 @@ def run_episode(policy, objects: list, seed: int, config: EpisodeConfig | None =
     policy_rng = np.random.default_rng([seed, 2])
     camera_pose = config.camera_pose(seed)
     names: list[str] = []
-    with SimWorld(config.world) as world:
+    with SimWorld(config.world, config.episode_fixtures(seed, camera_pose)) as world:
         for (object_id, _), pose in zip(scene.meshes, scene.poses):
             lifted = pose.copy()
             lifted[2, 3] += 0.002

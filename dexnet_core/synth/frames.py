@@ -216,6 +216,33 @@ def _border_pixels(rng: np.random.Generator, k: CameraIntrinsics, n: int, side: 
     return np.stack([u, v], axis=1)
 
 
+def border_fixtures(rng: np.random.Generator, intrinsics: CameraIntrinsics, camera_pose: np.ndarray,
+                    count: int, camera_height_m: float,
+                    keep_out: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+                    layout: _Layout | None = None) -> list:
+    """Up to ``count`` robot-like fixtures (cylinders of 3-7 cm radius or boxes of 5-14 cm, 0.15 m up to
+    0.6 x ``camera_height_m`` tall) standing on the table (z = 0) where pixels just inside one image side
+    (drawn) look at it; world-frame trimesh meshes. ``keep_out``: (centre (2,), axes (2, 2), half size (2,))
+    of a table rectangle they must stay out of (a tray or bin); a fixture there is dropped."""
+    layout = layout or _Layout()
+    if keep_out is not None:
+        layout.bin = keep_out
+    out = []
+    if count < 1:
+        return out
+    side = int(rng.integers(4))
+    pixels = _border_pixels(rng, intrinsics, count, side, (0.0, 0.06), True)
+    for p in _ray_points(intrinsics, camera_pose, pixels, 0.0):
+        if np.isnan(p).any():
+            continue
+        m = _fixture(rng, p[:2], 0.6 * camera_height_m)
+        c, r = _circle(m)
+        if layout.free(c, r):
+            layout.circles.append((c, r))
+            out.append(m)
+    return out
+
+
 def _place_object(rng: np.random.Generator, obj: ObjectMesh, xy: np.ndarray, z: float):
     pose = place_object(obj, rng, xy=(float(xy[0]), float(xy[1])))
     pose[2, 3] += z
@@ -278,23 +305,8 @@ def _try_frame(rng: np.random.Generator, objects: list[ObjectMesh], cfg: FrameCo
         c, s = np.cos(yaw), np.sin(yaw)
         layout.bin = (target[:2].copy(), np.array([[c, s], [-s, c]]), half + wall_t + rim_w)
     # fixtures along one image side, standing on the table (outside the bin)
-    fixtures = []
     n_fix = int(rng.integers(cfg.fixtures[0], cfg.fixtures[1] + 1))
-    if n_fix:
-        side = int(rng.integers(4))
-        for p in _ray_points(k, pose, _border_pixels(rng, k, n_fix, side, (0.0, 0.06), True), 0.0):
-            if np.isnan(p).any():
-                continue
-            m = _fixture(rng, p[:2], 0.6 * height)
-            c, r = _circle(m)
-            if layout.bin is not None:  # outside the rim: test against the bin's outer rectangle only
-                inner, layout.circles = layout.circles, []
-                ok = layout.free(c, r)
-                layout.circles = inner
-                if not ok:
-                    continue
-            layout.circles.append((c, r))
-            fixtures.append(m)
+    fixtures = border_fixtures(rng, k, pose, n_fix, height, layout.bin, layout)
     # objects to pick
     want = int(rng.integers(cfg.num_objects[0], cfg.num_objects[1] + 1))
     picks, names = [], []

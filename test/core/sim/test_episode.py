@@ -105,3 +105,30 @@ def test_renderer_applies_the_sensor_model(small_library):
         assert not np.isnan(clean).any() and 0.2 <= missing <= 0.45
         ok = ~np.isnan(depth)
         assert np.abs(depth[ok] - clean[ok]).max() < 0.01
+
+
+def test_fixtures_stand_outside_the_tray_along_an_image_border(small_library):
+    from dexnet_core.synth.scene import TRAY_SIZE_M
+
+    cfg = EpisodeConfig(num_objects=1, max_consecutive_failures=1, fixtures=3, camera_tilt_deg=20.0)
+    camera = cfg.camera_pose(4)
+    static = cfg.episode_fixtures(4, camera)
+    extra = static[5:]  # after the table and the four tray walls
+    assert 1 <= len(extra) <= 3 and len(static) == len(cfg.episode_fixtures(4, camera))
+    for m in extra:
+        lo, hi = m.bounds
+        assert lo[2] == pytest.approx(0.0, abs=1e-9) and hi[2] >= 0.15  # standing on the table
+        outside = (np.abs(lo[:2]) > np.array(TRAY_SIZE_M) / 2) & (np.sign(lo[:2]) == np.sign(hi[:2]))
+        assert outside.any()
+    with SimWorld(fixtures=static) as world:
+        depth, seen = SceneRenderer(world, cfg.intrinsics, camera).render(None)
+    with SimWorld(fixtures=static[:5]) as world:
+        bare, _ = SceneRenderer(world, cfg.intrinsics, camera).render(None)
+    rows, cols = np.nonzero(depth < bare - 0.05)  # what the fixtures hide
+    assert len(rows) > 200
+    to_border = np.minimum.reduce([rows, cols, 479 - rows, 639 - cols])
+    assert np.median(to_border) < 120 and (seen[rows, cols] == -1).all()
+    a = run_episode(RandomPolicy("parallel_jaw"), small_library, seed=4, config=cfg)
+    assert len(a.attempts) >= 1
+    with pytest.raises(ValueError, match="fixtures must be in"):
+        EpisodeConfig(fixtures=9)
