@@ -123,7 +123,8 @@ class _Layout:
 
     def __init__(self) -> None:
         self.circles: list[tuple[np.ndarray, float]] = []
-        self.bin: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # centre, (2, 2) axes, half size
+        self.bin: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # centre, (2, 2) axes, outer half
+        self.inner: np.ndarray | None = None  # half size inside the bin's walls
 
     def free(self, c: np.ndarray, r: float, in_bin: bool = False) -> bool:
         if any(np.linalg.norm(c - c2) < r + r2 + GAP_M for c2, r2 in self.circles):
@@ -133,7 +134,7 @@ class _Layout:
         centre, axes, half = self.bin
         local = np.abs(axes @ (c - centre))
         if in_bin:  # wholly inside the walls
-            return bool((local + r + GAP_M <= half).all())
+            return bool((local + r + GAP_M <= self.inner).all())
         return bool((local >= half + r + GAP_M).any())  # wholly outside the outer rim
 
 
@@ -304,6 +305,7 @@ def _try_frame(rng: np.random.Generator, objects: list[ObjectMesh], cfg: FrameCo
         bin_parts = _bin_meshes(target[:2], yaw, half, wall_h, wall_t, rim_w)
         c, s = np.cos(yaw), np.sin(yaw)
         layout.bin = (target[:2].copy(), np.array([[c, s], [-s, c]]), half + wall_t + rim_w)
+        layout.inner = half
     # fixtures along one image side, standing on the table (outside the bin)
     n_fix = int(rng.integers(cfg.fixtures[0], cfg.fixtures[1] + 1))
     fixtures = border_fixtures(rng, k, pose, n_fix, height, layout.bin, layout)
@@ -316,9 +318,8 @@ def _try_frame(rng: np.random.Generator, objects: list[ObjectMesh], cfg: FrameCo
         obj = objects[int(idx)]
         for _ in range(8):
             if kind == "bin":
-                centre, axes, half_out = layout.bin
-                local = rng.uniform(-1, 1, 2) * (half_out - 0.03)
-                xy = centre + axes.T @ local
+                centre, axes, _ = layout.bin
+                xy = centre + axes.T @ (rng.uniform(-1, 1, 2) * layout.inner)
             else:
                 uv = rng.uniform([0.15 * w, 0.15 * h], [0.85 * w, 0.85 * h])[None]
                 xy = _ray_points(k, pose, uv, 0.0)[0, :2]

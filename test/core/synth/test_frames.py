@@ -83,15 +83,19 @@ def test_tilted_camera_sees_the_table_as_the_plane_of_its_pose(objects):
 
 def test_bin_scenes_hold_the_objects_inside_walls_and_rim(objects):
     cfg = dataclasses.replace(SMALL, kind="bin", clutter=(0, 0), fixtures=(0, 0), num_objects=(3, 3))
-    frame = make_frame(1, objects, cfg)
-    assert frame.kind == "bin" and frame.support_z > 0
-    assert (frame.labels == CLASSES.index("bin")).mean() > 0.2  # floor, walls and rim are in view
-    walls = frame.meshes[len(frame.objects):]
-    lo = np.min([m.bounds[0] for m in walls], axis=0)
-    hi = np.max([m.bounds[1] for m in walls], axis=0)
-    for m in frame.meshes[: len(frame.objects)]:
-        assert (m.bounds[0][:2] > lo[:2]).all() and (m.bounds[1][:2] < hi[:2]).all()
-        assert m.bounds[0][2] == pytest.approx(frame.support_z, abs=1e-6)
+    for seed in range(3):
+        frame = make_frame(seed, objects, cfg)
+        assert frame.kind == "bin" and frame.support_z > 0
+        assert (frame.labels == CLASSES.index("bin")).mean() > 0.2  # floor, walls and rim are in view
+        parts = frame.meshes[len(frame.objects):-1]  # floor, 4 walls, 4 rim pieces (then the table)
+        assert len(parts) == 9
+        for m in frame.meshes[: len(frame.objects)]:
+            assert m.bounds[0][2] == pytest.approx(frame.support_z, abs=1e-6)  # resting on the floor
+            pts = np.asarray(m.vertices) + [0, 0, 1e-3]
+            assert not any(wall.contains(pts).any() for wall in parts[1:5])  # clear of the walls
+            below = pts.copy()
+            below[:, 2] = frame.support_z / 2
+            assert parts[0].contains(below).all()  # above the floor
 
 
 def test_fixtures_stand_along_one_image_border(objects):
