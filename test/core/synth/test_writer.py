@@ -124,7 +124,7 @@ def test_dataset_yaml_records_the_sensor_and_camera_and_older_datasets_resume(me
         synthesize(tmp_path / "ds", cfg, objs, progress=False)
 
 
-def test_synth_command_records_realism_flags_and_refuses_bad_ones(mesh_dir, tmp_path):
+def test_synth_command_records_realism_flags_and_refuses_bad_ones(mesh_dir, tmp_path, capsys):
     from dexnet_core.cli import main
 
     out = tmp_path / "real"
@@ -143,7 +143,7 @@ def test_synth_command_records_realism_flags_and_refuses_bad_ones(mesh_dir, tmp_
     for bad, msg in ((["--sensor", "kinect"], "--sensor: unknown sensor 'kinect'; valid: ideal, gaussian"),
                      (["--camera-tilt", "31"], r"--camera-tilt must be in \[0, 30\] degrees, got 31"),
                      (["--image-sizes", "640"], "--image-sizes must be WIDTHxHEIGHT")):
-        proc = subprocess.run([sys.executable, "-m", "dexnet_core.cli", "synth", str(tmp_path / "bad"), *bad],
-                              capture_output=True, text=True)
-        assert proc.returncode == 1 and len(proc.stderr.strip().splitlines()) == 1
-        assert re.search(msg, proc.stderr), proc.stderr
+        capsys.readouterr()
+        assert main(["synth", str(tmp_path / "bad"), *bad]) == 1
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and re.search(msg, err), err
