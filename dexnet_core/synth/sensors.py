@@ -141,11 +141,10 @@ class SensorModel:
         cv2 = _cv2()
         k = np.ones((2 * self.flying_px + 1, 2 * self.flying_px + 1), np.uint8)
         nan = np.isnan(z)
-        lo = cv2.erode(np.where(nan, np.inf, z).astype(np.float32), k)
-        hi = cv2.dilate(np.where(nan, 0.0, z).astype(np.float32), k)
+        lo = cv2.erode(np.where(nan, np.float32(np.inf), z), k)  # nearest / farthest depth around
+        hi = cv2.dilate(np.where(nan, np.float32(0.0), z), k)
         with np.errstate(invalid="ignore"):
-            band = ~nan & (hi - lo > self.edge_jump_m) & np.isfinite(lo) & (hi > 0)
-        idx = np.flatnonzero(band)
+            idx = np.flatnonzero((hi - lo > self.edge_jump_m) & ~nan)  # no valid neighbour: -inf
         idx = idx[rng.random(len(idx)) < self.flying_prob]
         out = z.copy()
         flat_lo, flat_hi = lo.reshape(-1)[idx], hi.reshape(-1)[idx]
