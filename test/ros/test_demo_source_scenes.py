@@ -67,8 +67,16 @@ def test_sensor_can_be_changed_at_runtime_and_bad_names_are_refused(source, ros)
     assert any(not np.isnan(conv.image_to_depth(m)).any() for m in ros.received["depth"][n:])
 
 
-def test_bad_sensor_at_start_is_one_line_exit_1(start_node):
-    proc = start_node("demo_source", {"sensor": "kinect", "library_size": 2}, node_name="demo_source")
-    assert proc.proc.wait(60) == 1
-    lines = [ln for ln in proc.log().splitlines() if "cannot start" in ln]
-    assert len(lines) == 1 and "parameter sensor: unknown sensor 'kinect'" in lines[0]
+def test_bad_sensor_at_start_is_refused_with_the_parameter_named():
+    import rclpy
+    from rclpy.parameter import Parameter
+
+    from dexnet_ros.demo_source_node import DemoSourceNode
+
+    context = rclpy.Context()
+    rclpy.init(context=context, domain_id=ROS_DOMAIN_ID)
+    try:
+        with pytest.raises(ValueError, match="parameter sensor: unknown sensor 'kinect'; valid: ideal"):
+            DemoSourceNode(context=context, parameter_overrides=[Parameter("sensor", value="kinect")])
+    finally:
+        rclpy.shutdown(context=context)
