@@ -58,16 +58,21 @@ DEMO_SOURCE_PARAMS = (
 )
 
 
+def _sensor_names(value: str) -> tuple[str, ...]:
+    """Model names of the ``sensor`` parameter; ValueError naming the parameter and the valid values."""
+    try:
+        return parse_sensors(value)
+    except ValueError as exc:
+        raise ValueError(f"parameter sensor: {exc}") from None
+
+
 class DemoSourceNode(Node):
     """Publishes rendered scenes; see DEMO_SOURCE_PARAMS for the parameters."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("demo_source", **kwargs)
         self._p = declare(self, DEMO_SOURCE_PARAMS)
-        try:
-            parse_sensors(self._p["sensor"])
-        except ValueError as exc:
-            raise ValueError(f"parameter sensor: {exc}") from None
+        _sensor_names(self._p["sensor"])
         self._rng = np.random.default_rng(self._p["seed"])
         scale = self._p["image_scale"]
         self._base = PRIMESENSE.scaled(scale) if scale != 1.0 else PRIMESENSE
@@ -94,17 +99,14 @@ class DemoSourceNode(Node):
                 if p.name in specs:
                     specs[p.name].check(p.value)
                 if p.name == "sensor":
-                    try:
-                        parse_sensors(p.value)
-                    except ValueError as exc:
-                        raise ValueError(f"parameter sensor: {exc}") from None
+                    _sensor_names(p.value)
         except ValueError as exc:
             return SetParametersResult(successful=False, reason=one_line(exc))
         return SetParametersResult(successful=True)
 
     def _new_scene(self) -> None:
         p = {s.name: self.get_parameter(s.name).value for s in DEMO_SOURCE_PARAMS}
-        sensors = parse_sensors(p["sensor"])
+        sensors = _sensor_names(p["sensor"])
         if p["scene"] == "tray":
             scene = make_tray_scene(p["num_objects"], self._rng, objects=self._objects)
             tilt, azimuth = 0.0, 0.0
