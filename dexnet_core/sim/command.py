@@ -47,7 +47,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="episodes to save images of (default 3)")
     parser.add_argument("--robot-cycle-s", type=float, default=6.0,
                         help="robot motion time per attempt for picks/hour (default 6 s)")
-    parser.add_argument("--no-noise", action="store_true", help="render depth without sensor noise")
+    parser.add_argument("--sensor", default="gaussian",
+                        help="depth sensor model of the rendered frames: ideal (no noise), gaussian, "
+                             "primesense, realsense, structured_light, or mix / a comma-separated list "
+                             "(one per episode, the same for every policy; default gaussian)")
+    parser.add_argument("--fixtures", type=int, default=0,
+                        help="robot-like fixtures (cylinders, boxes) standing along one image border outside "
+                             "the tray, 0-6 per episode (default 0)")
+    parser.add_argument("--camera-tilt", type=float, default=0.0, metavar="MAX_DEG",
+                        help="camera tilt from vertical per episode, uniform in [0, MAX_DEG] with a random "
+                             "azimuth, at most 30 (default 0: overhead)")
     parser.add_argument("--device", default="cpu", help="planner device: cpu, cuda, auto (default cpu)")
     parser.add_argument("--jaw-symmetries", type=int, default=1,
                         help="parallel-jaw planner: average the quality over 1, 2 or 4 symmetries of the "
@@ -69,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
     from dexnet_core.sim.episode import EpisodeConfig, run_episode
     from dexnet_core.sim.policies import make_policy
     from dexnet_core.sim.report import episode_image, report_markdown, summarize
+    from dexnet_core.synth.command import check_sensor, check_tilt
     from dexnet_core.synth.families import parse_mesh_spec
     from dexnet_core.synth.meshes import load_object_library
 
@@ -80,9 +90,14 @@ def run(args: argparse.Namespace) -> int:
     if not names or any(p not in POLICIES for p in names):
         raise ValueError(f"--policies must name some of {list(POLICIES)}, got {args.policies!r}")
     parse_mesh_spec(args.meshes)  # a bad spec fails before any model is loaded
+    check_sensor(args.sensor)
+    check_tilt(args.camera_tilt)
+    if not 0 <= args.fixtures <= 6:
+        raise ValueError(f"--fixtures must be in [0, 6], got {args.fixtures}")
     torch.set_num_threads(args.threads)
     config = EpisodeConfig(num_objects=args.objects, max_consecutive_failures=args.max_failures,
-                           depth_noise=not args.no_noise, split=args.split)
+                           sensor=args.sensor, camera_tilt_deg=args.camera_tilt, fixtures=args.fixtures,
+                           split=args.split)
     model = args.model or DEFAULT_MODELS[args.gripper]
     planner_config = PlannerConfig(jaw_symmetries=args.jaw_symmetries,
                                    suction_symmetries=args.suction_symmetries)
@@ -90,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
                 for n in names]
     setup = {"gripper": args.gripper, "objects": args.objects, "max_failures": args.max_failures,
              "meshes": args.meshes, "split": args.split, "library_size": args.library_size,
-             "noise": not args.no_noise,
+             "sensor": args.sensor, "camera_tilt": args.camera_tilt, "fixtures": args.fixtures,
              "model": model if "planner" in names else None, "jaw_symmetries": args.jaw_symmetries,
              "suction_symmetries": args.suction_symmetries}
     args.out.mkdir(parents=True, exist_ok=True)
@@ -142,6 +157,10 @@ def _load_previous(path: Path, setup: dict) -> dict:
         for key in ("jaw_symmetries", "suction_symmetries"):
             previous.setdefault(key, 1)  # written before the option existed
         previous.setdefault("meshes", RANDOM_URDFS)
+        if "sensor" not in previous:  # written before the sensor models: noise on = today's 'gaussian'
+            previous["sensor"] = "gaussian" if previous.pop("noise", True) else "ideal"
+        previous.setdefault("camera_tilt", 0.0)
+        previous.setdefault("fixtures", 0)
     except (ValueError, KeyError, TypeError) as exc:
         raise DexnetError(f"cannot resume from {path}: {exc}") from exc
     differ = {k: (previous.get(k), v) for k, v in setup.items()

@@ -1,9 +1,10 @@
 """Bin clearing: render the tray, plan, execute the grasp in pybullet, remove what was picked, repeat.
 
-An episode starts from ``make_tray_scene`` (held-out objects in stable poses, drawn from the seed), so every
-policy run with the same seed starts from the same tray. It ends when the tray is empty, after
-``max_consecutive_failures`` failed attempts in a row, after ``max_attempts`` or when the policy finds no
-grasp. Objects knocked out of the tray are removed and counted.
+An episode starts from ``make_tray_scene`` (held-out objects in stable poses, drawn from the seed) and a
+camera (tilted up to ``camera_tilt_deg``, drawn from the seed), so every policy run with the same seed starts
+from the same tray under the same camera; frames go through the episode's sensor model. It ends when the tray
+is empty, after ``max_consecutive_failures`` failed attempts in a row, after ``max_attempts`` or when the
+policy finds no grasp. Objects knocked out of the tray are removed and counted.
 """
 
 from __future__ import annotations
@@ -32,9 +33,12 @@ class EpisodeConfig:
     num_objects: int = 5
     max_consecutive_failures: int = 3
     max_attempts: int = 0  # 0: 2 * num_objects + max_consecutive_failures
-    camera_height_m: float = 0.7  # overhead camera, looking straight down at the tray centre
+    camera_height_m: float = 0.7  # camera distance to the tray centre (its height when untilted)
+    camera_tilt_deg: float = 0.0  # camera tilt from vertical per episode, uniform in [0, this] (free azimuth)
     intrinsics: CameraIntrinsics = PRIMESENSE
-    depth_noise: bool = True  # dexnet_core.synth.render.DepthNoise on every rendered frame
+    sensor: str = "gaussian"  # dexnet_core.synth.sensors model(s) of the frames ("ideal": none; "mix" or a
+    # comma-separated list: one drawn per episode)
+    fixtures: int = 0  # robot-like fixtures standing along one image border outside the tray, per episode
     split: str = "val"  # object split of dexnet_core.synth's mesh library (held-out objects)
     world: WorldConfig = field(default_factory=WorldConfig)
     trial: TrialConfig = field(default_factory=TrialConfig)
@@ -49,6 +53,49 @@ class EpisodeConfig:
             raise ValueError(f"EpisodeConfig.max_attempts must be >= 0, got {self.max_attempts}")
         if not self.camera_height_m > 0:
             raise ValueError(f"EpisodeConfig.camera_height_m must be > 0, got {self.camera_height_m}")
+        from dexnet_core.synth.frames import MAX_TILT_DEG
+        from dexnet_core.synth.sensors import parse_sensors
+
+        if not 0 <= self.camera_tilt_deg <= MAX_TILT_DEG:
+            raise ValueError(f"EpisodeConfig.camera_tilt_deg must be in [0, {MAX_TILT_DEG:g}] degrees, "
+                             f"got {self.camera_tilt_deg}")
+        parse_sensors(self.sensor)
+        if not 0 <= self.fixtures <= 6:
+            raise ValueError(f"EpisodeConfig.fixtures must be in [0, 6], got {self.fixtures}")
+
+    def episode_fixtures(self, seed: int, camera_pose: np.ndarray) -> list:
+        """Static table, tray and ``fixtures`` robot-like fixtures (drawn from ``seed``) of episode ``seed``:
+        world-frame meshes for SimWorld."""
+        from dexnet_core.synth.frames import border_fixtures
+        from dexnet_core.synth.scene import TRAY_SIZE_M, TRAY_WALL_M, table_mesh, tray_meshes
+
+        static = [table_mesh(), *tray_meshes()]
+        if self.fixtures:
+            tray = (np.zeros(2), np.eye(2), np.array(TRAY_SIZE_M) / 2 + TRAY_WALL_M[0])
+            static += border_fixtures(np.random.default_rng([seed, 5]), self.intrinsics, camera_pose,
+                                      self.fixtures, self.camera_height_m, keep_out=tray)
+        return static
+
+    def episode_sensor(self, seed: int) -> str:
+        """Name of the sensor model of episode ``seed``."""
+        from dexnet_core.synth.sensors import parse_sensors
+
+        names = parse_sensors(self.sensor)
+        if len(names) == 1:
+            return names[0]
+        return names[int(np.random.default_rng([seed, 4]).integers(len(names)))]
+
+    def camera_pose(self, seed: int) -> np.ndarray:
+        """(4, 4) world <- camera optical frame of episode ``seed``: looking at the tray centre from
+        camera_height_m, tilted by a draw from [0, camera_tilt_deg] towards a random azimuth."""
+        from dexnet_core.synth.render import look_at_pose
+        from dexnet_core.synth.scene import overhead_camera_pose
+
+        if self.camera_tilt_deg == 0:
+            return overhead_camera_pose(self.camera_height_m)
+        rng = np.random.default_rng([seed, 3])
+        tilt = np.radians(rng.uniform(0.0, self.camera_tilt_deg))
+        return look_at_pose(np.zeros(3), self.camera_height_m, tilt, rng.uniform(-np.pi, np.pi), 0.0)
 
     @property
     def attempt_limit(self) -> int:
@@ -139,14 +186,19 @@ def sim_object(obj) -> SimObject:
 
 
 class SceneRenderer:
-    """Renders the pybullet world with embree through a dexnet_core.synth TrayScene."""
+    """Renders the pybullet world with embree through a dexnet_core.synth TrayScene and a sensor model."""
 
-    def __init__(self, world: SimWorld, intrinsics: CameraIntrinsics, camera_pose: np.ndarray) -> None:
+    def __init__(self, world: SimWorld, intrinsics: CameraIntrinsics, camera_pose: np.ndarray,
+                 sensor: str = "gaussian") -> None:
+        from dexnet_core.synth.sensors import get_sensor
+
         self.world, self.intrinsics, self.camera_pose = world, intrinsics, camera_pose
+        self.sensor = get_sensor(sensor)
 
     def render(self, rng: np.random.Generator | None) -> tuple[np.ndarray, np.ndarray]:
-        """(depth (H, W) float32 metres with noise if ``rng``, body id seen per pixel (H, W) int, -1 none)."""
-        from dexnet_core.synth.render import DepthNoise, render_window
+        """(depth (H, W) float32 metres as the sensor reports it if ``rng`` (NaN = missing), else noise-free;
+        body id seen per pixel (H, W) int, -1 none)."""
+        from dexnet_core.synth.render import render_window
         from dexnet_core.synth.scene import TrayScene
 
         objects = self.world.object_meshes()
@@ -155,7 +207,7 @@ class SceneRenderer:
         ids = np.array([b for b, _ in objects] + [-1] * len(self.world.fixtures) + [-1], dtype=np.int64)
         body = ids[geom]  # geom -1 indexes the trailing -1
         if rng is not None:
-            depth = DepthNoise().apply(depth, rng)
+            depth = self.sensor.apply(depth, self.intrinsics, rng)
         return depth, body
 
 
@@ -163,16 +215,16 @@ def run_episode(policy, objects: list, seed: int, config: EpisodeConfig | None =
                 keep_frames: int = 0) -> EpisodeResult:
     """Run one bin-clearing episode of ``policy`` on a tray drawn (by ``seed``) from ``objects``
     (dexnet_core.synth ObjectMesh list). ``keep_frames``: how many attempts to keep images of."""
-    from dexnet_core.synth.scene import make_tray_scene, overhead_camera_pose
+    from dexnet_core.synth.scene import make_tray_scene
 
     config = config or EpisodeConfig()
     scene = make_tray_scene(config.num_objects, np.random.default_rng(seed), objects=objects)
     by_id = {o.object_id: o for o in objects}
     noise_rng = np.random.default_rng([seed, 1])
     policy_rng = np.random.default_rng([seed, 2])
-    camera_pose = overhead_camera_pose(config.camera_height_m)
+    camera_pose = config.camera_pose(seed)
     names: list[str] = []
-    with SimWorld(config.world) as world:
+    with SimWorld(config.world, config.episode_fixtures(seed, camera_pose)) as world:
         for (object_id, _), pose in zip(scene.meshes, scene.poses):
             lifted = pose.copy()
             lifted[2, 3] += 0.002
@@ -180,12 +232,12 @@ def run_episode(policy, objects: list, seed: int, config: EpisodeConfig | None =
             names.append(by_id[object_id].name)
         world.settle()
         gripper = SuctionGripper(world) if policy.gripper == "suction" else ParallelJawGripper(world)
-        renderer = SceneRenderer(world, config.intrinsics, camera_pose)
+        renderer = SceneRenderer(world, config.intrinsics, camera_pose, config.episode_sensor(seed))
         result = EpisodeResult(seed, policy.name, policy.gripper, names, [], 0)
         failures = 0
         while world.object_ids and failures < config.max_consecutive_failures \
                 and len(result.attempts) < config.attempt_limit:
-            depth, seen = renderer.render(noise_rng if config.depth_noise else None)
+            depth, seen = renderer.render(noise_rng)
             obs = Observation(depth, config.intrinsics, camera_pose, seen >= 0)
             try:
                 action = policy.act(obs, policy_rng)

@@ -1,17 +1,23 @@
 """`dexnet synth`: generate (or resume) a Dex-Net-format dataset from meshes.
 
-Example: ``dexnet synth data/dexnet2_synth --gripper parallel_jaw -n 500000 --workers 2``
+Example: ``dexnet synth data/dexnet2_synth --gripper parallel_jaw -n 500000 --workers 2``; camera and sensor
+realism: ``--sensor mix --camera-tilt 30 --camera-distance 0.4 1.2 --focal-px 380 1100
+--image-sizes 640x480,848x480,1280x720``.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
+import math
 
 from dexnet_core.synth.antipodal import ParallelJawGripper
 from dexnet_core.synth.families import FAMILIES, MIX_EXAMPLE, library_info, parse_mesh_spec
-from dexnet_core.synth.generate import GRIPPERS, SynthConfig
+from dexnet_core.synth.frames import MAX_TILT_DEG
+from dexnet_core.synth.generate import GRIPPERS, CameraRange, SynthConfig
 from dexnet_core.synth.meshes import RANDOM_URDFS, load_object_library
+from dexnet_core.synth.sensors import parse_sensors
 from dexnet_core.synth.suction import SuctionCup
 from dexnet_core.synth.writer import synthesize
 
@@ -40,6 +46,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scale-jitter", type=float, default=SynthConfig.scale_jitter,
                         help="per view, scale each table axis of the object by exp(U(-j, j)): more varied "
                              "geometry from the same meshes (0: as meshed)")
+    parser.add_argument("--sensor", default=SynthConfig.sensor,
+                        help="depth sensor model: ideal, gaussian, primesense, realsense, structured_light, "
+                             "mix (one of the last three per image) or a comma-separated list "
+                             f"(default {SynthConfig.sensor})")
+    parser.add_argument("--camera-tilt", type=float, default=None, metavar="MAX_DEG",
+                        help=f"camera tilt from vertical, uniform in [0, MAX_DEG], at most {MAX_TILT_DEG:g} "
+                             f"(default {math.degrees(CameraRange.max_tilt):.1f})")
+    parser.add_argument("--camera-distance", type=float, nargs=2, default=None, metavar=("MIN", "MAX"),
+                        help="camera distance to the object (m; its height when untilted), default "
+                             f"{CameraRange.distance[0]} {CameraRange.distance[1]}")
+    parser.add_argument("--focal-px", type=float, nargs=2, default=None, metavar=("MIN", "MAX"),
+                        help="focal length range (px; default the 525 px Primesense camera +-5%%)")
+    parser.add_argument("--image-sizes", default=None, metavar="WxH[,WxH...]",
+                        help="image sizes drawn per image, e.g. 640x480,848x480,1280x720 (default 640x480)")
     jaw, cup = ParallelJawGripper(), SuctionCup()
     parser.add_argument("--jaw-width", type=float, default=jaw.max_width, help="jaw opening (m)")
     parser.add_argument("--finger-length", type=float, default=jaw.finger_length,
@@ -50,13 +70,62 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
+def parse_image_sizes(spec: str, flag: str = "--image-sizes") -> tuple[tuple[int, int], ...]:
+    """``640x480,848x480`` -> ((640, 480), (848, 480)); ValueError naming the flag and the value."""
+    try:
+        sizes = tuple(tuple(int(x) for x in part.lower().split("x")) for part in spec.split(","))
+    except ValueError:
+        sizes = ()
+    if not sizes or any(len(s) != 2 or min(s) < 16 for s in sizes):
+        raise ValueError(f"{flag} must be WIDTHxHEIGHT[,WIDTHxHEIGHT...] with sides >= 16 px, got {spec!r}")
+    return sizes
+
+
+def check_sensor(spec: str, flag: str = "--sensor") -> str:
+    """``spec`` when it names sensor models; ValueError naming the flag and the valid values."""
+    try:
+        parse_sensors(spec)
+    except ValueError as exc:
+        raise ValueError(f"{flag}: {exc}") from None
+    return spec
+
+
+def check_tilt(value: float, flag: str = "--camera-tilt") -> float:
+    """``value`` (degrees) when in [0, MAX_TILT_DEG]; ValueError naming the flag and the valid range."""
+    if not 0 <= value <= MAX_TILT_DEG:
+        raise ValueError(f"{flag} must be in [0, {MAX_TILT_DEG:g}] degrees, got {value:g}")
+    return value
+
+
+def camera_range(args: argparse.Namespace) -> CameraRange:
+    """The CameraRange of the camera flags (defaults where not given)."""
+    changes = {}
+    if args.camera_tilt is not None:
+        changes["max_tilt"] = math.radians(check_tilt(args.camera_tilt))
+    if args.camera_distance is not None:
+        lo, hi = args.camera_distance
+        if not 0 < lo <= hi:
+            raise ValueError(f"--camera-distance must be MIN MAX with 0 < MIN <= MAX (m), got {lo:g} {hi:g}")
+        changes["distance"] = (lo, hi)
+    if args.focal_px is not None:
+        lo, hi = args.focal_px
+        if not 0 < lo <= hi:
+            raise ValueError(f"--focal-px must be MIN MAX with 0 < MIN <= MAX (px), got {lo:g} {hi:g}")
+        changes["focal_px"] = (lo, hi)
+    if args.image_sizes is not None:
+        changes["image_sizes"] = parse_image_sizes(args.image_sizes)
+    return dataclasses.replace(CameraRange(), **changes)
+
+
 def run(args: argparse.Namespace) -> int:
     jaw = ParallelJawGripper(max_width=args.jaw_width, finger_length=args.finger_length,
                              tip_depth=args.tip_depth)
+    check_sensor(args.sensor)
     cfg = SynthConfig(gripper=args.gripper, seed=args.seed, num_datapoints=args.num_datapoints,
                       shard_size=args.shard_size, grasps_per_image=args.grasps_per_image,
                       scale_jitter=args.scale_jitter, jaw=jaw,
-                      cup=SuctionCup(cup_radius=args.cup_radius))
+                      cup=SuctionCup(cup_radius=args.cup_radius), camera=camera_range(args),
+                      sensor=args.sensor)
     mix = parse_mesh_spec(args.meshes)
     objects = load_object_library(args.split, source=args.meshes, cache_dir=args.cache_dir,
                                   val_fraction=args.val_fraction, split_seed=args.split_seed,

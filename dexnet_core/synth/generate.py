@@ -1,8 +1,10 @@
 """One shard of a synthetic Dex-Net dataset, derived only from (seed, shard index).
 
-Each rendered image shows one object in a stable pose on the table, seen by a Primesense-like camera with
-randomised distance, tilt, roll and intrinsics. Grasps are sampled on it, labelled analytically on the
-mesh and cut out of the noisy depth image as 32x32 crops at the metric training scale.
+Each rendered image shows one object in a stable pose on the table, seen by a camera with randomised
+distance, tilt, roll, focal length and image size through a sensor model (``dexnet_core.synth.sensors``:
+noise, quantisation, missing pixels, which are filled as the planner fills them). Grasps are sampled on
+it, labelled analytically on the mesh (never from the noisy image) and cut out of the sensor's depth image
+as 32x32 crops at the metric training scale, so crops look the same at every distance and focal length.
 Parallel jaw: antipodal-biased grasps plus uniform image-space grasps (pixel, angle, gripper depth below
 the surface, as a dense planner tries them), labelled by robust force closure. Suction: points on the
 object (and some off it), approach against the surface normal, labelled by robust seal + wrench resistance.
@@ -15,12 +17,14 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from dexnet_core.camera import PRIMESENSE, CameraIntrinsics
+from dexnet_core.planning.preprocess import inpaint_depth
 from dexnet_core.synth.antipodal import ParallelJawGripper, sample_antipodal
 from dexnet_core.synth.crops import crop_scale, extract_crops, shrink
 from dexnet_core.synth.grasp_quality import GraspNoise, robust_force_closure
 from dexnet_core.synth.meshes import ObjectMesh, draw_probabilities
-from dexnet_core.synth.render import DepthNoise, Raycaster, look_at_pose, render_window
+from dexnet_core.synth.render import Raycaster, look_at_pose, render_window
 from dexnet_core.synth.scene import place_object, table_mesh
+from dexnet_core.synth.sensors import get_sensor, parse_sensors
 from dexnet_core.synth.suction import SuctionCup, SuctionNoise, robust_suction_quality
 
 GRIPPERS = ("parallel_jaw", "suction")
@@ -29,13 +33,16 @@ LABEL_FIELDS = {"parallel_jaw": "robust_force_closure", "suction": "robust_sucti
 
 @dataclass(frozen=True)
 class CameraRange:
-    """Random camera: distance to the object (m), tilt from vertical (rad), focal/centre jitter."""
+    """Random camera looking at the object: distance (m), tilt from vertical (rad, uniform in [0, max_tilt]),
+    free roll, focal length and image size, principal point jitter."""
 
-    distance: tuple[float, float] = (0.5, 0.8)
+    distance: tuple[float, float] = (0.5, 0.8)  # camera to the object's centre (the height when untilted)
     max_tilt: float = 0.25
-    focal_jitter: float = 0.05  # relative
+    focal_jitter: float = 0.05  # relative, about base.fx (when focal_px is None)
     center_jitter_px: float = 10.0
     base: CameraIntrinsics = PRIMESENSE
+    focal_px: tuple[float, float] | None = None  # focal length drawn uniformly from this range instead
+    image_sizes: tuple[tuple[int, int], ...] = ((640, 480),)  # (width, height), one drawn per image
 
     def __post_init__(self) -> None:
         lo, hi = self.distance
@@ -43,13 +50,29 @@ class CameraRange:
             raise ValueError(f"CameraRange.distance must satisfy 0 < min <= max, got {self.distance}")
         if not 0 <= self.max_tilt < 1.2:
             raise ValueError(f"CameraRange.max_tilt must be in [0, 1.2) rad, got {self.max_tilt}")
+        if self.focal_px is not None and not 0 < self.focal_px[0] <= self.focal_px[1]:
+            raise ValueError(f"CameraRange.focal_px must satisfy 0 < min <= max, got {self.focal_px}")
+        if not self.image_sizes or any(len(s) != 2 or min(s) < 16 for s in self.image_sizes):
+            raise ValueError(f"CameraRange.image_sizes must be (width, height) pairs of >= 16 px, "
+                             f"got {self.image_sizes}")
 
     def sample(self, rng: np.random.Generator, target: np.ndarray) -> tuple[CameraIntrinsics, np.ndarray]:
         """Random (intrinsics, (4, 4) world <- camera pose) looking at ``target``."""
         b = self.base
-        f = b.fx * (1 + self.focal_jitter * rng.uniform(-1, 1))
-        cx, cy = b.cx + self.center_jitter_px * rng.uniform(-1, 1, 2)
-        k = CameraIntrinsics(f, f, cx, cy, b.width, b.height)
+        sizes = self.image_sizes
+        w, h = sizes[int(rng.integers(len(sizes)))] if len(sizes) > 1 else sizes[0]
+        if self.focal_px is None:
+            f = b.fx * (1 + self.focal_jitter * rng.uniform(-1, 1))
+        else:
+            f = rng.uniform(*self.focal_px)
+        jitter = self.center_jitter_px * rng.uniform(-1, 1, 2)
+        if self.focal_px is None and (w, h) == (b.width, b.height):
+            # the base camera's principal point as datasets were drawn before focal_px / image_sizes
+            # existed (both coordinates about base.cx), kept so those datasets resume identically
+            cx, cy = b.cx + jitter
+        else:
+            cx, cy = np.array([(w - 1) / 2, (h - 1) / 2]) + jitter
+        k = CameraIntrinsics(f, f, float(cx), float(cy), int(w), int(h))
         pose = look_at_pose(target, rng.uniform(*self.distance), rng.uniform(0, self.max_tilt),
                             rng.uniform(-np.pi, np.pi), rng.uniform(-np.pi, np.pi))
         return k, pose
@@ -73,7 +96,7 @@ class SynthConfig:
     collision_points: int = 1500
     scale_jitter: float = 0.0  # per view, each table axis of the object scales by exp(U(-j, j)); 0: as meshed
     camera: CameraRange = field(default_factory=CameraRange)
-    depth_noise: DepthNoise = field(default_factory=DepthNoise)
+    sensor: str = "gaussian"  # sensor model name, "mix" or a comma-separated list (one drawn per image)
     jaw: ParallelJawGripper = field(default_factory=ParallelJawGripper)
     jaw_noise: GraspNoise = field(default_factory=GraspNoise)
     cup: SuctionCup = field(default_factory=SuctionCup)
@@ -90,6 +113,7 @@ class SynthConfig:
                 raise ValueError(f"synth.{name} must be in [0, 1], got {getattr(self, name)}")
         if self.depth_offsets[0] > self.depth_offsets[1]:
             raise ValueError(f"synth.depth_offsets must be (min, max), got {self.depth_offsets}")
+        parse_sensors(self.sensor)
 
     @property
     def label_field(self) -> str:
@@ -103,9 +127,17 @@ class SynthConfig:
         """Datapoints in shard ``index`` (the last one may be shorter)."""
         return min(self.shard_size, self.num_datapoints - index * self.shard_size)
 
+    @property
+    def sensors(self) -> tuple[str, ...]:
+        """Names of the sensor models images are drawn with."""
+        return parse_sensors(self.sensor)
+
     def to_dict(self) -> dict:
+        """Every parameter, with the parameters of the sensor models used (for dataset.yaml)."""
         d = asdict(self)
         d["camera"]["base"] = asdict(self.camera.base)
+        d["sensor_models"] = {n: {k: v for k, v in get_sensor(n).to_dict().items() if k != "name"}
+                              for n in self.sensors}
         return d
 
 
@@ -146,8 +178,13 @@ class SynthImage:
         self.window = (int(r0), r1, int(c0), c1)
         depth, self.geom = render_window(self.scene, self.k, self.cam, self.window)
         self.clean = np.where(np.isnan(depth), self.ref_depth * 2, depth)
-        noisy = cfg.depth_noise.apply(self.clean, rng)
-        self.small, self.scale = shrink(noisy, (sx, sy))
+        sensors = cfg.sensors
+        self.sensor = sensors[int(rng.integers(len(sensors)))] if len(sensors) > 1 else sensors[0]
+        seen = get_sensor(self.sensor).apply(self.clean, self.k, rng, origin=(r0, c0))
+        valid = ~np.isnan(seen)
+        if not valid.all():  # missing pixels are filled as the planner fills them
+            seen = inpaint_depth(seen, valid) if valid.any() else self.clean
+        self.small, self.scale = shrink(seen, (sx, sy))
         self.valid_margin = 16 / min(sx, sy) + 1  # crop centres this far inside the window (px)
 
     def to_camera(self, world: np.ndarray) -> np.ndarray:

@@ -12,7 +12,8 @@ import numpy as np
 
 from dexnet_core.camera import CameraIntrinsics
 from dexnet_core.synth.meshes import ObjectMesh, draw_probabilities, load_object_library, require_trimesh
-from dexnet_core.synth.render import DepthNoise, Raycaster, render_window
+from dexnet_core.synth.render import Raycaster, render_window
+from dexnet_core.synth.sensors import SensorModel, get_sensor
 
 TRAY_SIZE_M = (0.50, 0.40)  # inner x, y extent of the tray
 GAP_M = 0.005  # clearance between objects and walls
@@ -142,13 +143,14 @@ def make_tray_scene(num_objects: int, rng: np.random.Generator, split: str = "va
 
 
 def render_depth(scene: TrayScene, intrinsics: CameraIntrinsics, camera_pose: np.ndarray,
-                 rng: np.random.Generator | None = None, noise: DepthNoise | None = None) -> np.ndarray:
+                 rng: np.random.Generator | None = None,
+                 sensor: SensorModel | str = "gaussian") -> np.ndarray:
     """Depth image (H, W) float32 metres along the optical axis of ``scene``; NaN where no surface.
 
-    camera_pose: (4, 4) world <- camera optical frame. rng None: noise-free; otherwise ``noise``
-    (default DepthNoise()) is added.
+    camera_pose: (4, 4) world <- camera optical frame. rng None: noise-free; otherwise as ``sensor``
+    (a SensorModel or a name of dexnet_core.synth.sensors) reports it.
     """
     depth, _ = render_window(scene.raycaster, intrinsics, camera_pose)
     if rng is not None:
-        depth = (noise or DepthNoise()).apply(depth, rng)
+        depth = (get_sensor(sensor) if isinstance(sensor, str) else sensor).apply(depth, intrinsics, rng)
     return depth

@@ -17,8 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from dexnet_core.errors import DatasetError
-from dexnet_core.synth.generate import SynthConfig, generate_shard
+from dexnet_core.synth.generate import CameraRange, SynthConfig, generate_shard
 from dexnet_core.synth.meshes import ObjectMesh
+from dexnet_core.synth.sensors import get_sensor
 
 logger = logging.getLogger(__name__)
 
@@ -56,11 +57,53 @@ def _init_worker(cfg: SynthConfig, objects: list[ObjectMesh], root: Path) -> Non
     _WORKER.update(cfg=cfg, objects=objects, root=root)
 
 
+def _init_pool_worker(cfg: SynthConfig, objects: list[ObjectMesh], root: Path) -> None:
+    import torch
+
+    torch.set_num_threads(1)  # hole filling runs in torch: one thread per generator process
+    _init_worker(cfg, objects, root)
+
+
 def _run_shard(index: int) -> tuple[int, int]:
     cfg, root = _WORKER["cfg"], _WORKER["root"]
     data = generate_shard(cfg, _WORKER["objects"], index)
     write_shard(root, index, data)
     return index, len(data[cfg.label_field])
+
+
+# what a dataset written before a parameter existed was made with (its generator behaved so)
+_BEFORE = SynthConfig(sensor="gaussian", camera=CameraRange(focal_px=None, image_sizes=((640, 480),)))
+
+
+def _merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merge(base[k], v) if isinstance(v, dict) and isinstance(base.get(k), dict) else v
+    return out
+
+
+def parameters_then(params: dict) -> dict:
+    """The ``parameters`` of a dataset.yaml completed in today's schema: parameters added since it was
+    written get the value they had then, and the noise settings of datasets written before the named
+    sensor models (``depth_noise``) become the sensor they equal (``gaussian``)."""
+    import yaml
+
+    params = dict(params)
+    noise = params.pop("depth_noise", None)
+    if noise is not None and "sensor" not in params:
+        gaussian = get_sensor("gaussian").to_dict()
+        if any(gaussian.get(k) != v for k, v in noise.items()):
+            params["sensor"] = f"depth_noise {noise}"  # no named model: resuming it is refused
+    then = yaml.safe_load(yaml.safe_dump(_BEFORE.to_dict()))
+    del then["sensor_models"]  # a leaf: the models of the dataset's own sensor (below when missing)
+    out = _merge(then, params)
+    if "sensor_models" not in out:
+        try:
+            models = SynthConfig(sensor=out["sensor"]).to_dict()["sensor_models"]
+        except ValueError:  # no named model: resuming is refused by the comparison
+            models = {}
+        out["sensor_models"] = yaml.safe_load(yaml.safe_dump(models))
+    return out
 
 
 def _check_existing(root: Path, cfg: SynthConfig, meta: dict) -> None:
@@ -71,9 +114,8 @@ def _check_existing(root: Path, cfg: SynthConfig, meta: dict) -> None:
         return
     old = yaml.safe_load(path.read_text()) or {}
     new = yaml.safe_load(yaml.safe_dump(meta))  # tuples become lists, as in the file
-    if "parameters" in old:  # parameters added since that dataset was written had their default then
-        defaults = yaml.safe_load(yaml.safe_dump(SynthConfig().to_dict()))
-        old["parameters"] = {**defaults, **old["parameters"]}
+    if "parameters" in old:  # parameters added since that dataset was written had their value then
+        old["parameters"] = parameters_then(old["parameters"])
     if isinstance(old.get("meshes"), dict):  # mesh keys added since (per-family records) were not written
         new["meshes"] = {k: v for k, v in new["meshes"].items() if k in old["meshes"]}
     for key in ("seed", "gripper", "parameters", "meshes"):
@@ -153,7 +195,7 @@ def synthesize(root: str | Path, cfg: SynthConfig, objects: list[ObjectMesh], wo
             results = map(_run_shard, todo)
             pool = None
         else:
-            pool = mp.get_context("fork").Pool(workers, _init_worker, (cfg, objects, root))
+            pool = mp.get_context("fork").Pool(workers, _init_pool_worker, (cfg, objects, root))
             results = pool.imap_unordered(_run_shard, todo)
         try:
             for _, count in results:

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from dexnet_core.camera import PRIMESENSE
 from dexnet_core.models import get_model
 from dexnet_core.models.checkpoint import DEXNET3_NORM, GraspQualityModel
 from dexnet_core.planning.config import PlannerConfig
@@ -95,3 +96,65 @@ def test_round_and_hollow_procedural_objects_rest_in_the_tray(tmp_path, monkeypa
         for body, pose in bodies:
             assert world.in_tray(body)
             assert np.linalg.norm(world.pose(body)[:2, 3] - pose[:2, 3]) < 0.03  # rocked, did not roll away
+
+
+def test_tilted_camera_and_sensor_are_drawn_per_episode_and_shared_by_policies(small_library):
+    cfg = EpisodeConfig(num_objects=1, max_consecutive_failures=1, camera_tilt_deg=30.0,
+                        sensor="primesense,structured_light")
+    tilts = []
+    for seed in range(8):
+        pose = cfg.camera_pose(seed)
+        assert np.array_equal(pose, cfg.camera_pose(seed))
+        assert np.allclose(pose[:3, 3] + cfg.camera_height_m * pose[:3, 2], 0, atol=1e-9)  # tray centre
+        tilts.append(np.degrees(np.arccos(-pose[2, 2])))
+    assert 0 <= min(tilts) and max(tilts) <= 30 and np.ptp(tilts) > 10
+    assert {cfg.episode_sensor(s) for s in range(8)} == {"primesense", "structured_light"}
+    assert np.array_equal(EpisodeConfig().camera_pose(5), overhead_camera_pose(0.7))
+    a = run_episode(RandomPolicy("suction"), small_library, seed=2, config=cfg)
+    b = run_episode(RandomPolicy("suction"), small_library, seed=2, config=cfg)
+    assert _key(a) == _key(b)
+    with pytest.raises(ValueError, match=r"camera_tilt_deg must be in \[0, 30\] degrees, got 45"):
+        EpisodeConfig(camera_tilt_deg=45)
+    with pytest.raises(ValueError, match="unknown sensor 'kinect'"):
+        EpisodeConfig(sensor="kinect")
+
+
+def test_renderer_applies_the_sensor_model(small_library):
+    with SimWorld() as world:
+        world.add_object(sim_object(small_library[0]), small_library[0].stable_poses[0].copy())
+        world.settle()
+        camera = EpisodeConfig(camera_tilt_deg=30).camera_pose(1)
+        renderer = SceneRenderer(world, PRIMESENSE, camera, "structured_light")
+        clean, _ = renderer.render(None)
+        depth, _ = renderer.render(np.random.default_rng(0))
+        missing = np.isnan(depth).mean()
+        assert not np.isnan(clean).any() and 0.2 <= missing <= 0.45
+        ok = ~np.isnan(depth)
+        assert np.abs(depth[ok] - clean[ok]).max() < 0.01
+
+
+def test_fixtures_stand_outside_the_tray_along_an_image_border(small_library):
+    from dexnet_core.synth.scene import TRAY_SIZE_M
+
+    cfg = EpisodeConfig(num_objects=1, max_consecutive_failures=1, fixtures=3, camera_tilt_deg=20.0)
+    camera = cfg.camera_pose(4)
+    static = cfg.episode_fixtures(4, camera)
+    extra = static[5:]  # after the table and the four tray walls
+    assert 1 <= len(extra) <= 3 and len(static) == len(cfg.episode_fixtures(4, camera))
+    for m in extra:
+        lo, hi = m.bounds
+        assert lo[2] == pytest.approx(0.0, abs=1e-9) and hi[2] >= 0.15  # standing on the table
+        outside = (np.abs(lo[:2]) > np.array(TRAY_SIZE_M) / 2) & (np.sign(lo[:2]) == np.sign(hi[:2]))
+        assert outside.any()
+    with SimWorld(fixtures=static) as world:
+        depth, seen = SceneRenderer(world, cfg.intrinsics, camera).render(None)
+    with SimWorld(fixtures=static[:5]) as world:
+        bare, _ = SceneRenderer(world, cfg.intrinsics, camera).render(None)
+    rows, cols = np.nonzero(depth < bare - 0.05)  # what the fixtures hide
+    assert len(rows) > 200
+    to_border = np.minimum.reduce([rows, cols, 479 - rows, 639 - cols])
+    assert np.median(to_border) < 120 and (seen[rows, cols] == -1).all()
+    a = run_episode(RandomPolicy("parallel_jaw"), small_library, seed=4, config=cfg)
+    assert len(a.attempts) >= 1
+    with pytest.raises(ValueError, match="fixtures must be in"):
+        EpisodeConfig(fixtures=9)

@@ -1,4 +1,5 @@
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -93,3 +94,56 @@ def test_dataset_written_before_a_parameter_existed_resumes_with_its_default(mes
     with pytest.raises(DatasetError, match="parameters"):
         synthesize(tmp_path / "ds", SynthConfig(num_datapoints=10, shard_size=10, grasps_per_image=10,
                                                 scale_jitter=0.1), objs, progress=False)
+
+
+def test_dataset_yaml_records_the_sensor_and_camera_and_older_datasets_resume(mesh_dir, tmp_path):
+    objs = load_object_library("all", source=mesh_dir, cache_dir=tmp_path / "cache")
+    cfg = SynthConfig(num_datapoints=10, shard_size=10, grasps_per_image=10)
+    synthesize(tmp_path / "ds", cfg, objs, progress=False)
+    path = tmp_path / "ds" / "dataset.yaml"
+    meta = yaml.safe_load(path.read_text())
+    params = meta["parameters"]
+    assert params["sensor"] == "gaussian" and params["sensor_models"]["gaussian"]["pixel_std_m"] == 0.0005
+    assert params["camera"]["image_sizes"] == [[640, 480]] and params["camera"]["focal_px"] is None
+    # as written before the named sensor models, focal ranges and image sizes existed
+    for key in ("sensor", "sensor_models"):
+        del params[key]
+    del params["camera"]["image_sizes"], params["camera"]["focal_px"]
+    params["depth_noise"] = {"scale_std": 0.002, "smooth_std_m": 0.0008, "smooth_grid": 8,
+                             "pixel_std_m": 0.0005}
+    path.write_text(yaml.safe_dump(meta))
+    before = _files(tmp_path / "ds")
+    synthesize(tmp_path / "ds", cfg, objs, progress=False)  # resumes: same parameters as then
+    assert _files(tmp_path / "ds") == before
+    with pytest.raises(DatasetError, match="parameters"):
+        synthesize(tmp_path / "ds", SynthConfig(num_datapoints=10, shard_size=10, grasps_per_image=10,
+                                                sensor="primesense"), objs, progress=False)
+    params["depth_noise"]["pixel_std_m"] = 0.001  # noise no named model gives
+    path.write_text(yaml.safe_dump(meta))
+    with pytest.raises(DatasetError, match="parameters"):
+        synthesize(tmp_path / "ds", cfg, objs, progress=False)
+
+
+def test_synth_command_records_realism_flags_and_refuses_bad_ones(mesh_dir, tmp_path, capsys):
+    from dexnet_core.cli import main
+
+    out = tmp_path / "real"
+    args = ["synth", str(out), "--meshes", str(mesh_dir), "--cache-dir", str(tmp_path / "cache"), "-n", "20",
+            "--shard-size", "20", "--grasps-per-image", "10", "--split", "all", "--no-progress"]
+    real = ["--sensor", "realsense,structured_light", "--camera-tilt", "30", "--camera-distance", "0.4",
+            "1.2", "--focal-px", "380", "1100", "--image-sizes", "640x480,1280x720"]
+    assert main([*args, *real]) == 0
+    params = yaml.safe_load((out / "dataset.yaml").read_text())["parameters"]
+    assert params["sensor"] == "realsense,structured_light"
+    assert set(params["sensor_models"]) == {"realsense", "structured_light"}
+    assert params["camera"]["max_tilt"] == pytest.approx(np.radians(30))
+    assert params["camera"]["image_sizes"] == [[640, 480], [1280, 720]]
+    assert params["camera"]["distance"] == [0.4, 1.2] and params["camera"]["focal_px"] == [380, 1100]
+    assert main([*args, *real]) == 0  # the same command resumes
+    for bad, msg in ((["--sensor", "kinect"], "--sensor: unknown sensor 'kinect'; valid: ideal, gaussian"),
+                     (["--camera-tilt", "31"], r"--camera-tilt must be in \[0, 30\] degrees, got 31"),
+                     (["--image-sizes", "640"], "--image-sizes must be WIDTHxHEIGHT")):
+        capsys.readouterr()
+        assert main(["synth", str(tmp_path / "bad"), *bad]) == 1
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and re.search(msg, err), err
