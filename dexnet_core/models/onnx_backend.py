@@ -2,9 +2,9 @@
 
 ``onnx_heatmap(gqm, stride, device)`` exports the model's fully convolutional graph (export.py: the graph
 ``dexnet export --fully-convolutional`` writes) and runs it in an onnxruntime session on the CPU execution
-provider, or the CUDA one for a cuda device (onnxruntime-gpu). It is called like
-``GraspQualityModel.heatmap``. Sessions are cached per model, stride and device, so rebuilding a planner
-(a node's parameter change) does not export again.
+provider (with torch's number of threads), or the CUDA one for a cuda device (onnxruntime-gpu). It is
+called like ``GraspQualityModel.heatmap``. Sessions are cached per model, stride and device, so rebuilding
+a planner (a node's parameter change) does not export again.
 """
 
 from __future__ import annotations
@@ -49,7 +49,9 @@ class OnnxHeatmap:
         import onnxruntime as ort
 
         self.stride, self.uses_depth = stride, uses_depth
-        self.session = ort.InferenceSession(model_bytes, providers=execution_providers(device))
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = torch.get_num_threads()  # as many threads as torch would use
+        self.session = ort.InferenceSession(model_bytes, options, providers=execution_providers(device))
 
     def __call__(self, depth_m: torch.Tensor, depths_m: Any = None, stride: int = 1, exact: bool = False
                  ) -> torch.Tensor:
