@@ -106,12 +106,16 @@ def export_onnx(gqm: GraspQualityModel, fully_convolutional: bool = False, strid
     if int(stride) != stride or stride < 1:
         raise ValueError(f"stride must be a positive integer, got {stride}")
     try:
-        import onnx  # noqa: F401  (the exporter needs it and onnxscript)
-        import onnxscript  # noqa: F401
+        import onnx
+        import onnxscript  # noqa: F401  (torch's exporter needs it)
     except ImportError as exc:
         raise MissingExtraError(f"ONNX export needs onnx and onnxscript: pip install dexnet-core[onnx] "
                                 f"({exc})") from exc
     from torch.export import Dim
+
+    newest = onnx.defs.onnx_opset_version()
+    if not 7 <= opset <= newest:
+        raise ValueError(f"opset must be in [7, {newest}] (this onnx package), got {opset}")
 
     batch = Dim("batch")
     model = copy.deepcopy(gqm.model).cpu().eval()  # the caller's model stays on its device
