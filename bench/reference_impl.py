@@ -1,8 +1,9 @@
 """A faithful re-implementation of the Dex-Net 5.0 reference models, for benchmarks and parity tests.
 
 Written from the reference's documented layers (SEED.md): eager PyTorch with the library
-``nn.LocalResponseNorm``, the fc -> conv weight conversion, the four-pass HighRes FC-GQ-CNN and the
-fakeFCGQCNN crop loop. Not part of dexnet_core: it exists to measure and check ours against.
+``nn.LocalResponseNorm``, the fc -> conv weight conversion, the four-pass HighRes FC-GQ-CNN, the
+fakeFCGQCNN crop loop and the EfficientNet GQ-CNN (torchvision backbone as ``efficient_net``). Not part
+of dexnet_core: it exists to measure and check ours against.
 """
 
 from __future__ import annotations
@@ -32,6 +33,22 @@ class DexNetBase(nn.Module):
         x = self.lrn(F.relu(self.conv4(F.relu(self.conv3(x)))))
         x = F.relu(self.fc(torch.flatten(x, 1)))
         return torch.sigmoid(self.fc3(F.relu(self.fc2(x))))
+
+
+class EfficientNet(nn.Module):
+    """Reference EfficientNet GQ-CNN: resize to 224, 3 channels, efficientnet_b0, Linear(1000, 2), softmax."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        from torchvision.models import efficientnet_b0
+
+        self.efficient_net = efficientnet_b0(weights=None)
+        self.fc = nn.Linear(1000, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 1, 32, 32) normalised depth -> (B,) probability (softmax column 0)."""
+        x = F.interpolate(x, size=(224, 224), mode="bilinear", align_corners=False).repeat(1, 3, 1, 1)
+        return F.softmax(self.fc(self.efficient_net(x)), dim=1)[:, 0]
 
 
 class BaseFCGQCNN(nn.Module):

@@ -29,39 +29,41 @@ DEPTH_ENCODINGS: dict[str, tuple[type, float]] = {
 }
 MASK_ENCODINGS: dict[str, type] = {"mono8": np.uint8, "8UC1": np.uint8}
 CROP_SIZE = 32  # pixels, the GQ-CNN input
+MAX_DEPTH_M = 20.0  # farthest depth a crop pixel or gripper depth may be (the workspace limit's range)
 
 
-def image_view(msg: Image, dtype: type) -> np.ndarray:
+def image_view(msg: Image, dtype: type, what: str = "image") -> np.ndarray:
     """View ``msg.data`` as an (height, width) array of ``dtype`` honouring ``step`` and ``is_bigendian``.
 
-    No copy is made: the result aliases the message buffer. Raises ValueError when the declared size,
-    step and buffer length disagree.
+    No copy is made: the result aliases the message buffer. Raises ValueError, naming the image ``what``
+    ("depth image", "mask", ...), when the declared size, step and buffer length disagree.
     """
     dt = np.dtype(dtype).newbyteorder(">" if msg.is_bigendian else "<")
     h, w, step, n = int(msg.height), int(msg.width), int(msg.step), len(msg.data)
     if h <= 0 or w <= 0:
-        raise ValueError(f"image '{msg.encoding}' has size {w}x{h}; width and height must be > 0")
+        raise ValueError(f"{what} '{msg.encoding}' has size {w}x{h}; width and height must be > 0")
     if step < w * dt.itemsize:
-        raise ValueError(f"image step {step} is smaller than width*bytes_per_pixel = {w}*{dt.itemsize}")
+        raise ValueError(f"{what} step {step} is smaller than width*bytes_per_pixel = {w}*{dt.itemsize}")
     needed = step * (h - 1) + w * dt.itemsize
     if n < needed or n > step * h:
-        raise ValueError(f"image data has {n} bytes; {w}x{h} '{msg.encoding}' with step {step} "
+        raise ValueError(f"{what} data has {n} bytes; {w}x{h} '{msg.encoding}' with step {step} "
                          f"needs {step * h}")
     buf = np.frombuffer(msg.data, dtype=np.uint8)
     return np.ndarray((h, w), dtype=dt, buffer=buf, strides=(step, dt.itemsize))
 
 
-def image_to_depth(msg: Image) -> np.ndarray:
+def image_to_depth(msg: Image, what: str = "depth image") -> np.ndarray:
     """Depth image message -> (H, W) float32 metres; NaN marks missing pixels (0 mm in 16-bit images).
 
     Accepts 32FC1 / 64FC1 (metres) and 16UC1 / mono16 (millimetres). A native-endian, unpadded 32FC1
-    image is returned as a view of the message buffer, without a copy. Raises ValueError otherwise.
+    image is returned as a view of the message buffer, without a copy. Raises ValueError (naming ``what``)
+    otherwise.
     """
     if msg.encoding not in DEPTH_ENCODINGS:
-        raise ValueError(f"unsupported depth encoding '{msg.encoding}' (expected one of "
+        raise ValueError(f"{what}: unsupported depth encoding '{msg.encoding}' (expected one of "
                          f"{', '.join(DEPTH_ENCODINGS)})")
     dtype, scale = DEPTH_ENCODINGS[msg.encoding]
-    raw = image_view(msg, dtype)
+    raw = image_view(msg, dtype, what)
     if raw.dtype == np.float32 and raw.flags.c_contiguous and raw.dtype.isnative:
         return raw
     depth = raw.astype(np.float32)
@@ -75,7 +77,7 @@ def image_to_mask(msg: Image, shape: tuple[int, int] | None = None) -> np.ndarra
     """mono8 / 8UC1 mask message -> (H, W) bool (non-zero = allowed); checks the size against ``shape``."""
     if msg.encoding not in MASK_ENCODINGS:
         raise ValueError(f"unsupported mask encoding '{msg.encoding}' (expected mono8 or 8UC1)")
-    mask = image_view(msg, MASK_ENCODINGS[msg.encoding]) != 0
+    mask = image_view(msg, MASK_ENCODINGS[msg.encoding], "mask") != 0
     if shape is not None and mask.shape != tuple(shape):
         raise ValueError(f"mask is {mask.shape[1]}x{mask.shape[0]} but the depth image is "
                          f"{shape[1]}x{shape[0]}")
@@ -86,20 +88,33 @@ def image_to_rgb(msg: Image) -> np.ndarray:
     """rgb8 / bgr8 message -> (H, W, 3) uint8 RGB (a view for rgb8 without row padding)."""
     if msg.encoding not in ("rgb8", "bgr8"):
         raise ValueError(f"unsupported colour encoding '{msg.encoding}' (expected rgb8 or bgr8)")
-    rows = image_view(msg, np.dtype((np.uint8, 3)))
+    rows = image_view(msg, np.dtype((np.uint8, 3)), "colour image")
     return rows[..., ::-1] if msg.encoding == "bgr8" else rows
 
 
+def check_depths(values: np.ndarray, what: str) -> None:
+    """Raise ValueError unless every value is a depth in (0, MAX_DEPTH_M] m, naming ``what`` and a bad one.
+
+    Missing pixels (NaN, 0 in 16-bit images) are refused too: the network scores what it is given, so a
+    crop must be complete (the planner fills holes before it crops; a client must do the same).
+    """
+    with np.errstate(invalid="ignore"):
+        bad = ~(np.isfinite(values) & (values > 0) & (values <= MAX_DEPTH_M))
+    if bad.any():
+        raise ValueError(f"{what}: {int(bad.sum())} of {values.size} values are not depths in "
+                         f"(0, {MAX_DEPTH_M:g}] m (first: {values[bad].flat[0]:g}); missing pixels are not "
+                         "filled")
+
+
 def image_to_crops(msgs: Sequence[Image]) -> np.ndarray:
-    """32x32 depth crop messages -> (N, 32, 32) float32 metres; raises ValueError naming a bad crop."""
+    """32x32 depth crop messages -> (N, 32, 32) float32 metres; raises ValueError naming a bad crop
+    (wrong size or encoding, or a value that is not a depth: see check_depths)."""
     crops = np.zeros((len(msgs), CROP_SIZE, CROP_SIZE), dtype=np.float32)
     for i, msg in enumerate(msgs):
         if (msg.width, msg.height) != (CROP_SIZE, CROP_SIZE):
             raise ValueError(f"crop {i} is {msg.width}x{msg.height}; crops must be {CROP_SIZE}x{CROP_SIZE}")
-        try:
-            crops[i] = image_to_depth(msg)
-        except ValueError as exc:
-            raise ValueError(f"crop {i}: {exc}") from None
+        crops[i] = image_to_depth(msg, f"crop {i}")
+        check_depths(crops[i], f"crop {i}")
     return crops
 
 

@@ -1,9 +1,11 @@
 """Latest-frame slot: pairs a depth image with its camera_info (and mask) by stamp, never queues.
 
 Subscription callbacks ``add_*`` messages; a worker thread calls ``wait`` and gets the newest complete
-frame. A depth image that arrives before the previous one was taken replaces it (the stale one is
-counted in ``dropped``), so planning always runs on the newest frame and a slow plan never builds a
-backlog.
+frame. Until the first camera_info arrives (and, with ``use_mask``, until the mask of its stamp arrives) a
+depth image waits up to ``sync_timeout_s``, so a camera_info published just after the first depth image
+still pairs with it; then the frame goes out with what is missing set to None. A depth image that arrives
+before the previous one was taken replaces it (the stale one is counted in ``dropped``), so planning always
+runs on the newest frame and a slow plan never builds a backlog.
 """
 
 from __future__ import annotations
@@ -89,7 +91,7 @@ class FrameSync:
             info = next(reversed(self._infos.values()))
         mask = self._masks.get(key) if self.use_mask else None
         late = time.monotonic() - self._depth_time > self.sync_timeout_s
-        if self.use_mask and mask is None and not late:
+        if not late and (info is None or (self.use_mask and mask is None)):
             return None
         frame = Frame(self._depth, info, mask, mask_missing=self.use_mask and mask is None)
         self._depth = None
@@ -106,6 +108,6 @@ class FrameSync:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return None
-                # re-check at least every 50 ms so a missing mask times out on time
+                # re-check at least every 50 ms so a missing camera_info or mask times out on time
                 self._cond.wait(min(left, 0.05))
         return None

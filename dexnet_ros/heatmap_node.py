@@ -4,6 +4,8 @@ Subscribes (relative, SensorDataQoS by default): ``depth`` (32FC1 m, 16UC1 mm, 6
 ``mask`` (mono8, only with use_mask). Publishes ``/grasp_heatmap`` (32FC1), ``/grasp_heatmap/color``
 (rgb8 overlay), ``/grasp_pose`` (best grasp), ``/grasps`` (GraspArray), ``/grasp_markers``. Serves
 ``score_crops`` and ``plan_grasps``. A worker thread plans on the newest frame; stale frames are dropped.
+Every planned frame refreshes every output: with no valid grasp the heatmap (zeros where nothing holds),
+an empty ``/grasps``, the overlay and a DELETEALL marker go out with its stamp, and no ``/grasp_pose``.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import rclpy
 from geometry_msgs.msg import PoseStamped
 from rcl_interfaces.msg import SetParametersResult
@@ -27,7 +30,7 @@ from visualization_msgs.msg import MarkerArray
 from dexnet_core.camera import CameraIntrinsics
 from dexnet_core.errors import CheckpointError, DexnetError, NoValidGraspError
 from dexnet_core.models.checkpoint import GraspQualityModel, load_checkpoint
-from dexnet_core.models.pretrained import list_pretrained
+from dexnet_core.models.pretrained import DEFAULT_MODELS, check_gripper, list_pretrained
 from dexnet_core.planning.overlay import heatmap_overlay
 from dexnet_core.planning.planner import GraspPlanner, PlanResult
 from dexnet_ros import conversions as conv
@@ -37,8 +40,6 @@ from dexnet_ros.msg import GraspArray
 from dexnet_ros.parameters import HEATMAP_PARAMS, MODEL_PARAMS, declare, planner_config
 from dexnet_ros.spin import one_line, run_node
 from dexnet_ros.srv import PlanGrasps, ScoreCrops
-
-DEFAULT_MODELS = {"parallel_jaw": "dexnet2_pj_small", "suction": "dexnet3_suction_small"}
 
 
 def load_model(values: dict[str, Any]) -> tuple[GraspQualityModel, str]:
@@ -54,9 +55,8 @@ def load_model(values: dict[str, Any]) -> tuple[GraspQualityModel, str]:
         device = "cuda" if torch.cuda.is_available() else "cpu"
     elif device == "cuda" and not torch.cuda.is_available():
         raise ValueError("device=cuda but torch sees no CUDA device (use auto or cpu)")
-    gqm = load_checkpoint(name, device=device)
-    if gqm.gripper != values["gripper"]:
-        raise ValueError(f"model '{name}' is a {gqm.gripper} model but gripper={values['gripper']}")
+    gqm = load_checkpoint(name, device=device, bare_gripper=values["gripper"])
+    check_gripper(name, gqm.gripper, values["gripper"])
     return gqm, device
 
 
@@ -145,11 +145,16 @@ class HeatmapNode(Node):
                     self.get_logger().error(f"dropped frame: unexpected {type(exc).__name__}: {exc}")
 
     def _header(self, header: Header) -> Header:
-        return Header(stamp=header.stamp, frame_id=self._values["frame_id"] or header.frame_id)
+        """Output header: the input's stamp; frame_id = the parameter, else the input's (warns if empty)."""
+        frame_id = self._values["frame_id"] or header.frame_id
+        if not frame_id:
+            self._warn("depth image has an empty header.frame_id and parameter frame_id is not set: "
+                       "outputs go out with frame_id ''")
+        return Header(stamp=header.stamp, frame_id=frame_id)
 
-    def _plan(self, depth_msg: Image, info: CameraInfo | None, mask_msg: Image | None,
-              max_grasps: int | None = None) -> tuple[Any, CameraIntrinsics, PlanResult]:
-        """Convert and plan one frame; ValueError / DexnetError describe what is wrong with it."""
+    def _convert(self, depth_msg: Image, info: CameraInfo | None, mask_msg: Image | None
+                 ) -> tuple[np.ndarray, CameraIntrinsics, np.ndarray | None]:
+        """(depth m, intrinsics, mask) of one frame; ValueError describes what is wrong with it."""
         if info is None:
             raise ValueError(f"no camera_info received on '{self.resolve_topic_name('camera_info')}'")
         depth = conv.image_to_depth(depth_msg)
@@ -158,21 +163,23 @@ class HeatmapNode(Node):
             raise ValueError(f"camera_info is {intr.width}x{intr.height} but the depth image is "
                              f"{depth.shape[1]}x{depth.shape[0]}")
         mask = conv.image_to_mask(mask_msg, depth.shape) if mask_msg is not None else None
-        with self._lock:
-            return depth, intr, self._planner.plan(depth, intr, mask=mask, max_grasps=max_grasps)
+        return depth, intr, mask
 
     def _process(self, frame: Frame) -> None:
         if frame.mask_missing:
             raise ValueError(f"no mask with the depth stamp arrived within {self._sync.sync_timeout_s} s")
         header = self._header(frame.depth.header)
+        depth, intr, mask = self._convert(frame.depth, frame.info, frame.mask)
         try:
-            depth, intr, result = self._plan(frame.depth, frame.info, frame.mask)
-        except NoValidGraspError as exc:
-            self._pub_grasps.publish(GraspArray(header=header))
-            raise ValueError(f"no valid grasp: {exc}") from None
-        ms = result.timings["total"] * 1e3
-        self.get_logger().debug(f"planned {len(result.grasps)} grasps in {ms:.1f} ms "
-                                f"({self._sync.dropped} stale frames dropped so far)")
+            with self._lock:
+                result = self._planner.plan(depth, intr, mask=mask)
+        except NoValidGraspError as exc:  # still publish, so no output keeps the previous frame's grasps
+            self._warn(f"no valid grasp: {one_line(exc)}")
+            result = PlanResult([], np.zeros(depth.shape, np.float32) if exc.heatmap is None else exc.heatmap)
+        else:
+            ms = result.timings["total"] * 1e3
+            self.get_logger().debug(f"planned {len(result.grasps)} grasps in {ms:.1f} ms "
+                                    f"({self._sync.dropped} stale frames dropped so far)")
         self._pub_heatmap.publish(conv.depth_to_image(result.heatmap, header))
         self._pub_grasps.publish(conv.grasps_to_msg(result.grasps, header))
         if result.grasps:
@@ -189,11 +196,13 @@ class HeatmapNode(Node):
             crops = conv.image_to_crops(req.crops)
             if len(crops) == 0:
                 raise ValueError("no crops given")
-            depths = len(req.depths)
-            if depths and depths != len(crops):
-                raise ValueError(f"got {depths} depths for {len(crops)} crops")
+            z = conv.float_array(req.depths) if len(req.depths) else None
+            if z is not None:
+                if len(z) != len(crops):
+                    raise ValueError(f"got {len(z)} depths for {len(crops)} crops")
+                conv.check_depths(z, "depths")
             with self._lock:  # score() raises ValueError when depths are missing or not expected
-                q = self._gqm.score(crops, conv.float_array(req.depths) if depths else None)
+                q = self._gqm.score(crops, z)
             res.q_values = q.astype("float32").tolist()
             res.success, res.message = True, f"scored {len(q)} crops"
         except (DexnetError, ValueError) as exc:
@@ -205,7 +214,9 @@ class HeatmapNode(Node):
         header = self._header(req.depth.header)
         mask = req.mask if req.mask.width or req.mask.height or len(req.mask.data) else None
         try:
-            _, _, result = self._plan(req.depth, req.camera_info, mask, req.max_grasps or None)
+            depth, intr, mask = self._convert(req.depth, req.camera_info, mask)
+            with self._lock:
+                result = self._planner.plan(depth, intr, mask=mask, max_grasps=req.max_grasps or None)
             res.grasps = conv.grasps_to_msg(result.grasps, header)
             res.heatmap = conv.depth_to_image(result.heatmap, header)
             res.success, res.message = True, f"{len(result.grasps)} grasps"

@@ -71,8 +71,8 @@ MODEL_PARAMS = (
 NODE_PARAMS = (
     ParamSpec("frame_id", "", "frame of the outputs; empty = the depth image's header.frame_id"),
     ParamSpec("use_mask", False, "wait for a mono8 mask with the depth stamp on 'mask'", read_only=True),
-    ParamSpec("sync_timeout_s", 0.5, "drop a depth frame whose mask has not arrived within this time",
-              0.0, 10.0),
+    ParamSpec("sync_timeout_s", 0.5, "how long a depth frame waits for its mask (use_mask) or, before the "
+              "first camera_info, for a camera_info; then it is dropped", 0.0, 10.0),
     ParamSpec("qos_depth", 1, "history depth of the image subscriptions", 1, 100, read_only=True),
     ParamSpec("qos_reliability", "best_effort", "reliability of the image subscriptions",
               choices=("best_effort", "reliable"), read_only=True),

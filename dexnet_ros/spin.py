@@ -39,6 +39,11 @@ def run_node(make_node: Callable[[], Node], name: str, make_executor: Callable[[
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except Exception:
+        # SIGINT/SIGTERM during a callback shuts the context down under it; its next publish then fails
+        # on a destroyed handle: that is the requested exit, not an error
+        if rclpy.ok():
+            raise
     finally:
         executor.shutdown(timeout_sec=1.0)
         node.destroy_node()

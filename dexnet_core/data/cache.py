@@ -9,17 +9,22 @@ read-only)::
     <field>.npy            (N, *field_shape) in the field's cache dtype
     <field>.json           manifest: shard signatures (name, count, size, mtime) the .npy was built from
     <field>.npy.partial    while building; <field>.progress.json records the shards copied so far
+    <field>.lock           held (flock) by the one process building the field
 
 A build is resumable (a killed build continues from the last recorded shard) and atomic (the .npy appears
 under its final name only when complete). A manifest that no longer matches the shards triggers a rebuild.
+Processes that open a dataset at once (the ranks of a multi-process run) build each field once: the others
+wait for the lock and then memory-map the finished file.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,6 +67,19 @@ def _read_json(path: Path) -> dict | None:
         return None
 
 
+@contextlib.contextmanager
+def _exclusive(path: Path) -> Iterator[None]:
+    """Hold an exclusive advisory lock on ``path`` (created if missing) for the duration of the block."""
+    import fcntl
+
+    with path.open("a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def build_field(layout: DatasetLayout, name: str, cache_dir: Path) -> np.memmap:
     """Return a read-only memmap of field ``name``, building or resuming its cache file when needed."""
     final, meta = cache_dir / f"{name}.npy", cache_dir / f"{name}.json"
@@ -69,6 +87,15 @@ def build_field(layout: DatasetLayout, name: str, cache_dir: Path) -> np.memmap:
     if _read_json(meta) == want and final.exists():
         return np.load(final, mmap_mode="r")
     cache_dir.mkdir(parents=True, exist_ok=True)
+    with _exclusive(cache_dir / f"{name}.lock"):
+        if _read_json(meta) == want and final.exists():  # another process built it while this one waited
+            return np.load(final, mmap_mode="r")
+        return _build(layout, name, cache_dir, want)
+
+
+def _build(layout: DatasetLayout, name: str, cache_dir: Path, want: dict) -> np.memmap:
+    """Build (or resume) the cache file of field ``name`` matching manifest ``want``."""
+    final, meta = cache_dir / f"{name}.npy", cache_dir / f"{name}.json"
     partial, progress = cache_dir / f"{name}.npy.partial", cache_dir / f"{name}.progress.json"
     state = _read_json(progress)
     if state is not None and state.get("manifest") == want and partial.exists():

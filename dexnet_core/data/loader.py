@@ -3,6 +3,9 @@
 The data order is a pure function of (seed, epoch), so a resumed run replays the same batches from the
 batch it stopped at. Positives can be oversampled (the reference's ``pos_weight``): each training epoch
 holds every training datapoint once plus ``pos_weight - 1`` extra copies of every positive on average.
+
+For multi-process training a loader takes a ``Shard`` (rank r of n): it reads only the r-th of n equal
+contiguous parts of every batch, so n ranks together see exactly the batches of one process.
 """
 
 from __future__ import annotations
@@ -22,12 +25,26 @@ from dexnet_core.data.shards import DEPTH_FIELD, GRIPPER_DEPTH_COLUMN, POSE_FIEL
 @dataclass
 class Batch:
     """One batch on the target device: ``im`` (B, 1, 32, 32) float32 metres, ``z`` (B,) float32 metres
-    (gripper depth, or None when not loaded), ``label`` (B,) float32 in {0, 1}, ``index`` (B,) int64."""
+    (gripper depth, or None when not loaded), ``label`` (B,) float32 in {0, 1}, ``index`` (B,) int64;
+    ``span`` (first row, rows) of the whole batch this part belongs to when the loader is sharded."""
 
     im: torch.Tensor
     z: torch.Tensor | None
     label: torch.Tensor
     index: np.ndarray
+    span: tuple[int, int] | None = None
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Part ``index`` of ``count``: a rank's share of every batch in multi-process training."""
+
+    index: int = 0
+    count: int = 1
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.index < self.count:
+            raise ValueError(f"shard index must be in [0, {self.count}), got {self.index}")
 
 
 def subsample(indices: np.ndarray, max_count: int | None, seed: int) -> np.ndarray:
@@ -60,13 +77,20 @@ class BatchLoader:
     """Iterates batches of ``order`` (datapoint indices) from a cached dataset onto ``device``.
 
     Gathering runs in ``num_workers`` background threads (numpy copies release the GIL), so the next
-    batches are read from the memmap while the model trains on the current one.
+    batches are read from the memmap while the model trains on the current one. With a ``shard`` of n
+    parts each yielded batch is this shard's ``batch_size / n`` rows of the global batch.
     """
 
     def __init__(self, data: CachedDataset, positive: np.ndarray, *, batch_size: int,
-                 device: torch.device | str = "cpu", with_z: bool = True, num_workers: int = 1) -> None:
+                 device: torch.device | str = "cpu", with_z: bool = True, num_workers: int = 1,
+                 shard: Shard | None = None) -> None:
         if batch_size <= 0:
             raise ValueError(f"batch_size must be > 0, got {batch_size}")
+        shard = shard or Shard()
+        if batch_size % shard.count:
+            raise ValueError(f"batch size {batch_size} is not divisible by the {shard.count} ranks "
+                             "(each rank takes an equal part of every batch)")
+        self.shard = shard
         self.data = data
         self.positive = positive
         self.batch_size = batch_size
@@ -79,6 +103,13 @@ class BatchLoader:
         n = len(order)
         return n // self.batch_size if drop_last else -(-n // self.batch_size)
 
+    def _part(self, chunk: np.ndarray) -> np.ndarray:
+        """This shard's rows of one batch: a slice of the batch in gathering (sorted) order."""
+        if self.shard.count == 1:
+            return chunk
+        part = self.batch_size // self.shard.count
+        return np.sort(chunk)[self.shard.index * part:(self.shard.index + 1) * part]
+
     def _gather(self, idx: np.ndarray) -> tuple[np.ndarray, ...]:
         idx = np.sort(idx)  # monotone reads from the memmap
         im = np.ascontiguousarray(self.data[DEPTH_FIELD][idx])
@@ -90,11 +121,15 @@ class BatchLoader:
         nb = self.device.type == "cuda"
         im_t = torch.from_numpy(im).unsqueeze(1).to(self.device, non_blocking=nb)
         z_t = torch.from_numpy(z).to(self.device, non_blocking=nb) if z is not None else None
-        return Batch(im_t, z_t, torch.from_numpy(label).to(self.device, non_blocking=nb), idx)
+        part = self.batch_size // self.shard.count
+        span = (self.shard.index * part, self.batch_size) if self.shard.count > 1 else None
+        return Batch(im_t, z_t, torch.from_numpy(label).to(self.device, non_blocking=nb), idx, span)
 
     def iterate(self, order: np.ndarray, start_batch: int = 0, drop_last: bool = False) -> Iterator[Batch]:
-        """Yield the batches of ``order`` from batch ``start_batch`` on."""
-        chunks = (order[i * self.batch_size:(i + 1) * self.batch_size]
+        """Yield the batches of ``order`` (this shard's part of each) from batch ``start_batch`` on."""
+        if self.shard.count > 1 and not drop_last:
+            raise ValueError("a sharded loader needs drop_last=True (every batch split in equal parts)")
+        chunks = (self._part(order[i * self.batch_size:(i + 1) * self.batch_size])
                   for i in range(start_batch, self.num_batches(order, drop_last)))
         if self.num_workers == 0:
             for c in chunks:

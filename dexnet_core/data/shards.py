@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dexnet_core.errors import DatasetError
+from dexnet_core.errors import DatasetError, yaml_error_line
 
 DEPTH_FIELD = "depth_ims_tf_table"
 POSE_FIELD = "hand_poses"
@@ -227,7 +227,7 @@ def read_dataset_yaml(root: str | Path) -> dict:
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
-        raise DatasetError(f"{path}: not valid YAML ({exc})") from exc
+        raise DatasetError(f"{path}: not valid YAML ({yaml_error_line(exc)})") from exc
     if not isinstance(data, dict):
         raise DatasetError(f"{path}: expected a mapping, got {type(data).__name__}")
     return data

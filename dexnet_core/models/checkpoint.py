@@ -6,14 +6,17 @@ A checkpoint is ONE file readable with ``torch.load(weights_only=True)``: a dict
 metres), ``label_field``, ``threshold``, ``config`` (training config), ``meta`` (package version, dataset
 hash, ...) and ``training_state`` (optimizer/scheduler state, step, epoch, ... for resuming).
 
-``load_checkpoint`` also accepts a bare state dict saved by the Dex-Net 5.0 reference (DexNetBase keys
-conv1..conv4, fc, fc2, fc3) and the names of the shipped models (see pretrained.py).
+``load_checkpoint`` also accepts a bare state dict saved by the Dex-Net 5.0 reference (DexNetBase,
+its converted BaseFCGQCNN or EfficientNet: see reference_layout.py), given the gripper it was trained for,
+and the names of the shipped models (see pretrained.py).
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import re
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,12 +28,14 @@ from torch import nn
 from dexnet_core import __version__
 from dexnet_core.errors import CheckpointError
 from dexnet_core.models.pretrained import list_pretrained, pretrained_path
+from dexnet_core.models.reference_layout import from_reference
 from dexnet_core.models.registry import get_model
 
 logger = logging.getLogger(__name__)
 
 FORMAT = "dexnet_ros.gqcnn"
 FORMAT_VERSION = 1
+REFERENCE_SOURCE = "reference state dict"  # meta["source"] of a model loaded from a bare reference file
 GRIPPERS = ("parallel_jaw", "suction")
 
 
@@ -176,14 +181,6 @@ class GraspQualityModel:
         return fc(self.normalize_depth(im), z, stride=stride)
 
 
-def _bare_state_dict_arch(state: dict, path: Path) -> str:
-    """Registry name of the reference architecture a bare state dict belongs to."""
-    weight = state.get("fc.weight")
-    if isinstance(weight, torch.Tensor) and tuple(weight.shape) == (1024, 16384) and "conv4.weight" in state:
-        return "dexnet_base"
-    raise CheckpointError(f"{path}: unrecognised state dict (keys {sorted(state)[:6]}...)")
-
-
 def save_checkpoint(path: str | Path, gqm: GraspQualityModel, **extra: Any) -> Path:
     """Write ``gqm`` (and training state ``extra``: optimizer, scheduler, step, epoch, ...) to one file."""
     path = Path(path)
@@ -214,12 +211,24 @@ def _read(path: Path, device: str | torch.device) -> dict:
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
     try:
-        data = torch.load(path, map_location=device, weights_only=True)
+        with warnings.catch_warnings():  # torch warns about pickle protocols before failing on them
+            warnings.simplefilter("ignore")
+            data = torch.load(path, map_location=device, weights_only=True)
     except Exception as exc:  # torch raises many types for corrupt files
-        raise CheckpointError(f"{path}: not a readable checkpoint ({type(exc).__name__}: {exc})") from exc
+        raise _unreadable(path, exc) from exc
     if not isinstance(data, dict):
         raise CheckpointError(f"{path}: expected a dict, found {type(data).__name__}")
     return data
+
+
+def _unreadable(path: Path, exc: Exception) -> CheckpointError:
+    """One line saying why ``torch.load`` failed (torch's own text spans lines and advises unsafe loading)."""
+    found = re.search(r"Unsupported global: GLOBAL (\S+)", str(exc))
+    if found:
+        return CheckpointError(f"{path}: holds a Python object of type {found.group(1)}; only tensors and "
+                               "plain data (numbers, strings, lists, dicts) are loaded, for safety")
+    return CheckpointError(f"{path}: not a readable checkpoint: the file is corrupt, truncated or not a "
+                           f"PyTorch file ({type(exc).__name__})")
 
 
 def _resolve(path_or_name: str | Path) -> Path:
@@ -233,12 +242,14 @@ _OVERRIDES = ("gripper", "norm", "label_field", "threshold")
 
 
 def load_checkpoint(path_or_name: str | Path, device: str | torch.device = "cpu",
-                    **overrides: Any) -> GraspQualityModel:
+                    bare_gripper: str | None = None, **overrides: Any) -> GraspQualityModel:
     """Load a checkpoint file, a bare reference state dict or a shipped model name.
 
-    ``overrides`` (gripper, norm, label_field, threshold) replace the stored values. For a bare state
-    dict, a ``gripper`` override selects the Dex-Net 2.0 (parallel_jaw) or 3.0 (suction) normalisation
-    and labels; without one, Dex-Net 3.0 suction is assumed and logged. The model is in eval mode.
+    ``overrides`` (gripper, norm, label_field, threshold) replace the stored values. A bare reference
+    state dict does not say its gripper: the ``gripper`` override (or ``bare_gripper``, which applies only
+    to files that do not record a gripper, for callers that know the gripper they plan for) is required and
+    selects the Dex-Net 2.0 (parallel_jaw) or 3.0 (suction) normalisation and labels. The model is in eval
+    mode.
     """
     unknown = set(overrides) - set(_OVERRIDES)
     if unknown:
@@ -257,18 +268,19 @@ def load_checkpoint(path_or_name: str | Path, device: str | torch.device = "cpu"
         except (KeyError, TypeError, ValueError) as exc:
             raise CheckpointError(f"{path}: malformed checkpoint ({exc})") from exc
     else:
-        arch, arch_kwargs, state = _bare_state_dict_arch(data, path), {}, data
-        gripper = overrides.get("gripper")
+        found = from_reference(data)
+        if found is None:
+            raise CheckpointError(f"{path}: unrecognised state dict (keys {sorted(data)[:6]}...)")
+        (arch, state), arch_kwargs = found, {}
+        gripper = overrides.get("gripper", bare_gripper)
         if gripper is None:
-            gripper = "suction"
-            logger.warning("%s: bare %s state dict with no gripper given; assuming Dex-Net 3.0 suction "
-                           "(normalisation %s, label %s > %s)", path, arch, DEXNET3_NORM,
-                           *GRIPPER_DEFAULTS["suction"][1:])
+            raise CheckpointError(f"{path}: a bare reference {arch} state dict does not say its gripper; "
+                                  "pass --gripper parallel_jaw or --gripper suction (gripper= in Python)")
         if gripper not in GRIPPER_DEFAULTS:
             raise ValueError(f"gripper must be one of {GRIPPERS}, got {gripper!r}")
         norm, label_field, threshold = GRIPPER_DEFAULTS[gripper]
         fields = {"gripper": gripper, "norm": norm, "label_field": label_field, "threshold": threshold,
-                  "config": {}, "meta": {"source": "reference state dict", "file": path.name}}
+                  "config": {}, "meta": {"source": REFERENCE_SOURCE, "file": path.name}}
     fields.update(overrides)
     try:
         model = get_model(arch, **arch_kwargs)

@@ -1,11 +1,12 @@
 """`dexnet convert`: turn a GQ-CNN checkpoint (ours or a bare reference state dict) into a checked
-self-describing checkpoint, or export the reference's FC-GQ-CNN state dict.
+self-describing checkpoint, or export it in one of the reference's layouts.
 
 Our FC-GQ-CNN needs no separate weights (``to_fully_convolutional`` reuses the GQ-CNN's), so converting
-means: load (a bare reference state dict gets the gripper's normalisation), check that the fully
-convolutional form reproduces the GQ-CNN on crops of a test image, and write the result. With
-``--reference-fc`` the output is instead the reference BaseFCGQCNN state dict (fc -> conv5 (1024, 64, 16,
-16), fc2 -> conv6, fc3 -> conv7) for code that still loads the reference's FC model.
+means: load (a bare reference DexNetBase, BaseFCGQCNN or EfficientNet state dict gets the gripper's
+normalisation), check that the fully convolutional form reproduces the GQ-CNN on crops of a test image
+(EfficientNet has no FC form and skips the check), and write the result. ``--reference-fc`` writes instead
+the reference BaseFCGQCNN state dict (fc -> conv5 (1024, 64, 16, 16), fc2 -> conv6, fc3 -> conv7);
+``--to-reference`` the reference's DexNetBase or EfficientNet state dict (reference_layout.py).
 """
 
 from __future__ import annotations
@@ -25,20 +26,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("output", type=Path, help="where to write the converted file (.pt)")
     parser.add_argument("--gripper", choices=("parallel_jaw", "suction"),
                         help="gripper of a bare reference state dict (selects normalisation and labels)")
-    parser.add_argument("--reference-fc", action="store_true",
+    layout = parser.add_mutually_exclusive_group()
+    layout.add_argument("--reference-fc", action="store_true",
                         help="write the reference BaseFCGQCNN state dict (dexnet_base only)")
+    layout.add_argument("--to-reference", action="store_true",
+                        help="write the reference's bare DexNetBase / EfficientNet state dict")
     parser.add_argument("--check-size", type=int, default=48, help="side of the FC self-check image (px)")
-
-
-def reference_fc_state_dict(model: torch.nn.Module) -> dict[str, torch.Tensor]:
-    """DexNetBase weights in the reference BaseFCGQCNN layout (conv1..conv4, conv5..conv7)."""
-    state = {k: v.detach().clone() for k, v in model.state_dict().items() if k.startswith("conv")}
-    c, h, w = model.feature_shape
-    for new, old in (("conv5", model.fc), ("conv6", model.fc2), ("conv7", model.fc3)):
-        kernel = (c, h, w) if new == "conv5" else (old.in_features, 1, 1)
-        state[f"{new}.weight"] = old.weight.detach().reshape(old.out_features, *kernel).clone()
-        state[f"{new}.bias"] = old.bias.detach().clone()
-    return state
 
 
 @torch.no_grad()
@@ -61,21 +54,27 @@ def run(args: argparse.Namespace) -> int:
     """Convert, self-check and write; returns 0 on success."""
     from dexnet_core.models.checkpoint import load_checkpoint, save_checkpoint
     from dexnet_core.models.gqcnn import GQCNN
+    from dexnet_core.models.reference_layout import reference_fc_state_dict, to_reference
 
     overrides = {"gripper": args.gripper} if args.gripper else {}
     gqm = load_checkpoint(args.checkpoint, **overrides)
-    if not isinstance(gqm.model, GQCNN):
-        raise TypeError(f"{gqm.arch} has no fully convolutional form")
-    diff = fc_self_check(gqm.model, args.check_size)
-    if diff > 1e-4:
-        raise ValueError(f"FC-GQ-CNN differs from the GQ-CNN by {diff:.2e} on the self-check image")
-    logger.info("%s (%s, %s): FC form matches the crops (max |diff| %.1e)", args.checkpoint, gqm.arch,
-                gqm.gripper, diff)
+    if args.reference_fc and gqm.arch != "dexnet_base":
+        raise ValueError(f"--reference-fc needs a dexnet_base model, got {gqm.arch}")
+    state = to_reference(gqm.model, gqm.arch) if args.to_reference else None  # fails early for other archs
+    if isinstance(gqm.model, GQCNN):
+        diff = fc_self_check(gqm.model, args.check_size)
+        if diff > 1e-4:
+            raise ValueError(f"FC-GQ-CNN differs from the GQ-CNN by {diff:.2e} on the self-check image")
+        logger.info("%s (%s, %s): FC form matches the crops (max |diff| %.1e)", args.checkpoint, gqm.arch,
+                    gqm.gripper, diff)
+    else:
+        logger.info("%s (%s, %s): no fully convolutional form; nothing to check", args.checkpoint, gqm.arch,
+                    gqm.gripper)
     if args.reference_fc:
-        if gqm.arch != "dexnet_base":
-            raise ValueError(f"--reference-fc needs a dexnet_base model, got {gqm.arch}")
+        state = reference_fc_state_dict(gqm.model)
+    if state is not None:
         args.output.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(reference_fc_state_dict(gqm.model), args.output)
+        torch.save(state, args.output)
     else:
         save_checkpoint(args.output, gqm)
     logger.info("wrote %s", args.output)

@@ -9,6 +9,16 @@ from __future__ import annotations
 from pathlib import Path
 
 PRETRAINED_DIR = Path(__file__).resolve().parent.parent / "pretrained"
+DEFAULT_MODELS = {"parallel_jaw": "dexnet2_pj_small", "suction": "dexnet3_suction_small"}  # gripper -> name
+
+
+def check_gripper(model: str, model_gripper: str, gripper: str) -> None:
+    """Refuse to plan for ``gripper`` with ``model``, a model for ``model_gripper`` (ValueError, one line).
+
+    The one check the heatmap node, `dexnet plan` and `dexnet sim` apply to a model and the gripper asked for.
+    """
+    if model_gripper != gripper:
+        raise ValueError(f"model '{model}' is a {model_gripper} model but the gripper is {gripper}")
 
 
 def list_pretrained() -> list[str]:

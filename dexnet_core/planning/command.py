@@ -16,13 +16,14 @@ from pathlib import Path
 import numpy as np
 
 from dexnet_core.camera import CameraIntrinsics
-from dexnet_core.errors import MissingExtraError
+from dexnet_core.errors import MissingExtraError, yaml_error_line
+from dexnet_core.models.pretrained import DEFAULT_MODELS, check_gripper
 from dexnet_core.planning.config import BACKENDS, PlannerConfig
 from dexnet_core.planning.preprocess import depth_to_metres
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MODELS = {"parallel_jaw": "dexnet2_pj_small", "suction": "dexnet3_suction_small"}
+NPY_MAGIC = b"\x93NUMPY"  # first bytes of every .npy file
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -34,8 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", help="checkpoint path or shipped model name "
                         f"(default: {DEFAULT_MODELS['parallel_jaw']}, or {DEFAULT_MODELS['suction']} "
                         "with --gripper suction)")
-    parser.add_argument("--gripper", choices=sorted(DEFAULT_MODELS), default="parallel_jaw",
-                        help="picks the shipped default model when --model is not given")
+    parser.add_argument("--gripper", choices=sorted(DEFAULT_MODELS),
+                        help="gripper to plan for: picks the shipped default model when --model is not given "
+                        "(default parallel_jaw); a model for another gripper is refused")
     parser.add_argument("--mask", type=Path, help="mask image (.npy or .png), nonzero = grasps allowed")
     parser.add_argument("--out", type=Path, default=Path("."), help="output folder (default: .)")
     parser.add_argument("--top-k", type=int, default=PlannerConfig.top_k, help="grasps to return")
@@ -75,8 +77,10 @@ def run(args: argparse.Namespace) -> int:
     config = PlannerConfig(top_k=args.top_k, num_angles=args.num_angles, roi=roi,
                            clearance_check=not args.no_clearance, jaw_symmetries=args.jaw_symmetries,
                            suction_symmetries=args.suction_symmetries, backend=args.backend, **strides)
-    model = args.model or DEFAULT_MODELS[args.gripper]
-    planner = GraspPlanner.from_checkpoint(model, config, device=args.device)
+    model = args.model or DEFAULT_MODELS[args.gripper or "parallel_jaw"]
+    planner = GraspPlanner.from_checkpoint(model, config, device=args.device, bare_gripper=args.gripper)
+    if args.gripper:
+        check_gripper(model, planner.gqm.gripper, args.gripper)
     result = planner.plan(depth, intrinsics, mask=mask)
 
     args.out.mkdir(parents=True, exist_ok=True)
@@ -123,8 +127,10 @@ def read_camera_info(path: Path) -> CameraIntrinsics:
 
     try:
         data = yaml.safe_load(Path(path).read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise ValueError(f"{path}: cannot read camera info ({exc})") from exc
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read camera info ({exc.strerror})") from exc
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{path}: camera info is not valid YAML ({yaml_error_line(exc)})") from exc
     if not isinstance(data, dict):
         raise ValueError(f"{path}: camera info must be a YAML mapping")
     try:
@@ -144,10 +150,16 @@ def _read_image(path: Path) -> np.ndarray:
         raise FileNotFoundError(f"{path}: no such file")
     suffix = path.suffix.lower()
     if suffix == ".npy":
+        with path.open("rb") as f:
+            if f.read(len(NPY_MAGIC)) != NPY_MAGIC:
+                raise ValueError(f"{path}: not a .npy file (no NumPy header; save arrays with numpy.save)")
         try:
             return np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise ValueError(f"{path}: not a readable .npy array ({exc})") from exc
+        except ValueError as exc:  # an array of Python objects, a bad header or missing data
+            text = str(exc)
+            what = ("holds Python objects" if "pickle" in text else
+                    "is truncated" if "all data" in text else "has a corrupt header")
+            raise ValueError(f"{path}: .npy file {what}; expected a numeric array") from exc
     if suffix == ".png":
         try:
             import cv2

@@ -70,6 +70,9 @@ class PlannerConfig:
             counts = tuple(SYMMETRY_GROUPS[gripper])
             if getattr(self, key) not in counts:
                 raise ValueError(f"planner.{key} must be one of {counts}, got {getattr(self, key)!r}")
+        if len(self.depth_offsets) != 2:
+            raise ValueError(f"planner.depth_offsets must be two values [min, max] in m, got "
+                             f"{list(self.depth_offsets)}")
         lo, hi = self.depth_offsets
         if not (math.isfinite(lo) and math.isfinite(hi) and lo <= hi):
             raise ValueError(f"planner.depth_offsets must be finite, min <= max, got {self.depth_offsets}")

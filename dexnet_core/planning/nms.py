@@ -20,7 +20,7 @@ def top_k_nms(
     v = np.asarray(v, dtype=np.float64)
     r2 = float(radius_px) ** 2
     chosen: list[int] = []
-    while len(chosen) < k:
+    while len(chosen) < min(k, len(q)):
         best = int(np.argmax(q))
         if not np.isfinite(q[best]):
             break

@@ -116,12 +116,14 @@ class GraspPlanner:
 
     @classmethod
     def from_checkpoint(cls, path_or_name: str, config: PlannerConfig | None = None,
-                        device: str = "auto") -> GraspPlanner:
-        """Load a checkpoint file or shipped model name (see dexnet_core.models.checkpoint)."""
+                        device: str = "auto", bare_gripper: str | None = None) -> GraspPlanner:
+        """Load a checkpoint file or shipped model name (see dexnet_core.models.checkpoint; ``bare_gripper``
+        is the gripper of a bare reference state dict, which does not record it)."""
         from dexnet_core.models.checkpoint import load_checkpoint
 
         dev = resolve_device(device)
-        return cls(load_checkpoint(path_or_name, device=str(dev)), config, str(dev))
+        gqm = load_checkpoint(path_or_name, device=str(dev), bare_gripper=bare_gripper)
+        return cls(gqm, config, str(dev))
 
     @property
     def stride(self) -> int:
@@ -201,7 +203,7 @@ class GraspPlanner:
         clock.lap("heatmap")
         if not grasps:
             raise NoValidGraspError(f"no grasp reaches min_quality {cfg.min_quality} "
-                                    f"(best {float(heatmap.max()):.3f})")
+                                    f"(best {float(heatmap.max()):.3f})", heatmap=heatmap)
         logger.debug("planned %d grasps, best q=%.3f, timings %s", len(grasps), grasps[0].q_value,
                      clock.timings)
         return PlanResult(grasps, heatmap, clock.timings, scale)
@@ -270,6 +272,10 @@ class GraspPlanner:
             vs.append(v[i, j])
             keys.append(np.stack([np.full_like(i, g), i, j], axis=1))
         q, u, v, key = (np.concatenate(a) for a in (qs, us, vs, keys))
+        if not len(q):
+            h, w = cand.shape
+            raise NoValidGraspError(f"no heatmap cell is centred on one of the {int(cand.sum())} candidate "
+                                    f"pixels of the {w}x{h} image (too small for stride {self.stride})")
         idx = top_k_nms(q, u, v, k, self.config.nms_radius_px, self.config.min_quality)
         return [tuple(int(x) for x in key[n]) for n in idx]
 

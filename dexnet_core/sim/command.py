@@ -16,11 +16,11 @@ import sys
 import time
 from pathlib import Path
 
+from dexnet_core.models.pretrained import DEFAULT_MODELS
 from dexnet_core.sim.policies import POLICIES
+from dexnet_core.synth.families import FAMILIES, MIX_EXAMPLE, RANDOM_URDFS
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_MODELS = {"parallel_jaw": "dexnet2_pj_small", "suction": "dexnet3_suction_small"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,9 +37,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=Path("sim_out"), help="output folder (default sim_out)")
     parser.add_argument("--max-failures", type=int, default=3,
                         help="consecutive failures that end an episode (default 3)")
+    parser.add_argument("--meshes", default=RANDOM_URDFS,
+                        help=f"object family ({', '.join(FAMILIES)}), a folder of .obj/.stl/.ply files in "
+                        f"metres, or a weighted mix such as {MIX_EXAMPLE} (default {RANDOM_URDFS})")
     parser.add_argument("--split", default="val", help="object split of the mesh library (default val)")
     parser.add_argument("--library-size", type=int, default=None,
-                        help="use only the first N objects of the split (default all)")
+                        help="use only the first N objects of each source's split (default all)")
     parser.add_argument("--png-episodes", type=int, default=3,
                         help="episodes to save images of (default 3)")
     parser.add_argument("--robot-cycle-s", type=float, default=6.0,
@@ -66,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
     from dexnet_core.sim.episode import EpisodeConfig, run_episode
     from dexnet_core.sim.policies import make_policy
     from dexnet_core.sim.report import episode_image, report_markdown, summarize
+    from dexnet_core.synth.families import parse_mesh_spec
     from dexnet_core.synth.meshes import load_object_library
 
     if args.episodes < 1:
@@ -75,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
     names = [p.strip() for p in args.policies.split(",") if p.strip()]
     if not names or any(p not in POLICIES for p in names):
         raise ValueError(f"--policies must name some of {list(POLICIES)}, got {args.policies!r}")
+    parse_mesh_spec(args.meshes)  # a bad spec fails before any model is loaded
     torch.set_num_threads(args.threads)
     config = EpisodeConfig(num_objects=args.objects, max_consecutive_failures=args.max_failures,
                            depth_noise=not args.no_noise, split=args.split)
@@ -84,14 +89,16 @@ def run(args: argparse.Namespace) -> int:
     policies = [make_policy(n, args.gripper, model=model, planner_config=planner_config, device=args.device)
                 for n in names]
     setup = {"gripper": args.gripper, "objects": args.objects, "max_failures": args.max_failures,
-             "split": args.split, "library_size": args.library_size, "noise": not args.no_noise,
+             "meshes": args.meshes, "split": args.split, "library_size": args.library_size,
+             "noise": not args.no_noise,
              "model": model if "planner" in names else None, "jaw_symmetries": args.jaw_symmetries,
              "suction_symmetries": args.suction_symmetries}
     args.out.mkdir(parents=True, exist_ok=True)
     done = _load_previous(args.out / "results.json", setup) if args.resume else {}
     seeds = range(args.seed, args.seed + args.episodes)
     todo = [(seed, p) for seed in seeds for p in policies if (seed, p.name) not in done]
-    objects = load_object_library(args.split, max_objects=args.library_size, progress=True) if todo else []
+    objects = load_object_library(args.split, source=args.meshes, max_objects=args.library_size,
+                                  progress=True) if todo else []
     command = "dexnet " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     start = time.perf_counter()
     results = dict(done)
@@ -134,6 +141,7 @@ def _load_previous(path: Path, setup: dict) -> dict:
         previous, episodes = data["setup"], data["episodes"]
         for key in ("jaw_symmetries", "suction_symmetries"):
             previous.setdefault(key, 1)  # written before the option existed
+        previous.setdefault("meshes", RANDOM_URDFS)
     except (ValueError, KeyError, TypeError) as exc:
         raise DexnetError(f"cannot resume from {path}: {exc}") from exc
     differ = {k: (previous.get(k), v) for k, v in setup.items()

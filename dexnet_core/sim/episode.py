@@ -117,20 +117,20 @@ class EpisodeResult:
                 "attempts": [a.to_dict() for a in self.attempts]}
 
 
-@functools.lru_cache(maxsize=2)
+@functools.lru_cache(maxsize=8)
 def _raw_sources(source: str) -> dict[str, object]:
     from dexnet_core.synth.meshes import list_sources
 
     return {s.name: s for s in list_sources(source)}
 
 
-def sim_object(obj, source: str = "random_urdfs") -> SimObject:
+def sim_object(obj) -> SimObject:
     """SimObject of a dexnet_core.synth ``ObjectMesh``: its watertight body is rendered, the convex parts of
-    its source file (dilated like the watertight union) collide."""
+    its source file (from its family or folder, ``obj.source``; dilated like the watertight union) collide."""
     from dexnet_core.synth.meshes import require_trimesh
 
     trimesh = require_trimesh()
-    src = _raw_sources(source).get(obj.name)
+    src = _raw_sources(obj.source).get(obj.name)
     parts = None
     if src is not None:
         parts = trimesh.load(src.path, force="mesh", process=False)

@@ -146,12 +146,11 @@ def make_policy(name: str, gripper: str, model: str | None = None,
     if name == "planner":
         if model is None:
             raise ValueError("the planner policy needs a model (checkpoint path or shipped name)")
+        from dexnet_core.models.pretrained import check_gripper
         from dexnet_core.planning.planner import GraspPlanner
 
-        planner = GraspPlanner.from_checkpoint(model, planner_config, device=device)
-        if planner.gqm.gripper != gripper:
-            raise ValueError(f"model {model!r} is a {planner.gqm.gripper} model, the benchmark gripper is "
-                             f"{gripper}")
+        planner = GraspPlanner.from_checkpoint(model, planner_config, device=device, bare_gripper=gripper)
+        check_gripper(model, planner.gqm.gripper, gripper)
         return PlannerPolicy(planner)
     if name == "heuristic":
         return HeuristicPolicy(gripper, planner_config)

@@ -11,6 +11,7 @@ import logging
 import sys
 
 from dexnet_core.synth.antipodal import ParallelJawGripper
+from dexnet_core.synth.families import FAMILIES, MIX_EXAMPLE, library_info, parse_mesh_spec
 from dexnet_core.synth.generate import GRIPPERS, SynthConfig
 from dexnet_core.synth.meshes import RANDOM_URDFS, load_object_library
 from dexnet_core.synth.suction import SuctionCup
@@ -32,12 +33,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="dataset seed: shard k depends on (seed, k) only")
     parser.add_argument("--workers", type=int, default=1, help="generator processes")
     parser.add_argument("--meshes", default=RANDOM_URDFS,
-                        help="'random_urdfs' (pybullet_data) or a folder of .obj/.stl/.ply files in metres")
+                        help=f"object family ({', '.join(FAMILIES)}), a folder of .obj/.stl/.ply files in "
+                             f"metres, or a weighted mix such as {MIX_EXAMPLE} (default {RANDOM_URDFS})")
     parser.add_argument("--split", choices=("train", "val", "all"), default="train",
-                        help="object split to draw from (val objects stay unseen for evaluation)")
+                        help="object split to draw from, in every family (val objects stay unseen for "
+                             "evaluation)")
     parser.add_argument("--val-fraction", type=float, default=0.2, help="share of objects held out")
     parser.add_argument("--split-seed", type=int, default=0, help="seed of the object split")
-    parser.add_argument("--max-objects", type=int, default=None, help="use only the first N objects")
+    parser.add_argument("--max-objects", type=int, default=None,
+                        help="use only the first N objects of each family")
     parser.add_argument("--cache-dir", default=None, help="mesh cache (default ~/.cache/dexnet_ros)")
     parser.add_argument("--grasps-per-image", type=int, default=SynthConfig.grasps_per_image)
     parser.add_argument("--shard-size", type=int, default=SynthConfig.shard_size)
@@ -75,11 +79,12 @@ def run(args: argparse.Namespace) -> int:
 
         shards = parse_shards(args.shards, cfg.num_shards) if args.shards else parse_task(args.task,
                                                                                          cfg.num_shards)
+    mix = parse_mesh_spec(args.meshes)
     objects = load_object_library(args.split, source=args.meshes, cache_dir=args.cache_dir,
                                   val_fraction=args.val_fraction, split_seed=args.split_seed,
                                   max_objects=args.max_objects, progress=not args.no_progress)
     info = {"source": str(args.meshes), "split": args.split, "val_fraction": args.val_fraction,
-            "split_seed": args.split_seed}
+            "split_seed": args.split_seed, "families": library_info(objects, mix)}
     meta = synthesize(args.output, cfg, objects, workers=args.workers, mesh_info=info,
                       progress=not args.no_progress, shards=shards)
     if "label_stats" not in meta:  # other ranges still missing

@@ -18,7 +18,7 @@ from dexnet_core.camera import PRIMESENSE, CameraIntrinsics
 from dexnet_core.synth.antipodal import ParallelJawGripper, sample_antipodal
 from dexnet_core.synth.crops import crop_scale, extract_crops, shrink
 from dexnet_core.synth.grasp_quality import GraspNoise, robust_force_closure
-from dexnet_core.synth.meshes import ObjectMesh
+from dexnet_core.synth.meshes import ObjectMesh, draw_probabilities
 from dexnet_core.synth.render import DepthNoise, Raycaster, look_at_pose, render_window
 from dexnet_core.synth.scene import place_object, table_mesh
 from dexnet_core.synth.suction import SuctionCup, SuctionNoise, robust_suction_quality
@@ -242,12 +242,13 @@ def generate_shard(cfg: SynthConfig, objects: list[ObjectMesh], index: int) -> d
     if not 0 <= index < cfg.num_shards:
         raise ValueError(f"shard index must be in [0, {cfg.num_shards}), got {index}")
     rng = np.random.default_rng([cfg.seed, index])
+    p = draw_probabilities(objects)
     want = cfg.shard_length(index)
     parts: list[dict[str, np.ndarray]] = []
     have, image = 0, 0
     make = _parallel_jaw if cfg.gripper == "parallel_jaw" else _suction
     while have < want:
-        obj = objects[int(rng.integers(len(objects)))]
+        obj = objects[int(rng.integers(len(objects)) if p is None else rng.choice(len(objects), p=p))]
         img = SynthImage(cfg, obj, rng)
         d = make(cfg, img, rng)
         m = len(d[cfg.label_field])

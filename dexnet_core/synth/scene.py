@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dexnet_core.camera import CameraIntrinsics
-from dexnet_core.synth.meshes import ObjectMesh, load_object_library, require_trimesh
+from dexnet_core.synth.meshes import ObjectMesh, draw_probabilities, load_object_library, require_trimesh
 from dexnet_core.synth.render import DepthNoise, Raycaster, render_window
 
 TRAY_SIZE_M = (0.50, 0.40)  # inner x, y extent of the tray
@@ -101,15 +101,16 @@ def make_tray_scene(num_objects: int, rng: np.random.Generator, split: str = "va
                     objects: list[ObjectMesh] | None = None, max_tries: int = 200) -> TrayScene:
     """Objects of ``split`` (default: the held-out objects) in stable poses inside the tray, not overlapping.
 
-    Objects are drawn without replacement from ``objects`` (default: load_object_library(split)), each
-    in a random stable pose and yaw at a random spot whose xy bounding box clears the walls and the
-    boxes of the objects already placed (GAP_M apart); an object that does not fit after ``max_tries``
-    spots is replaced by another.
+    Objects are drawn without replacement from ``objects`` (default: load_object_library(split)), by
+    their ``draw_weight`` when these differ (a family mix), each in a random stable pose and yaw at a
+    random spot whose xy bounding box clears the walls and the boxes of the objects already placed
+    (GAP_M apart); an object that does not fit after ``max_tries`` spots is replaced by another.
     """
     if num_objects < 1:
         raise ValueError(f"num_objects must be >= 1, got {num_objects}")
     lib = list(objects) if objects is not None else list(_library(split))
-    order = rng.permutation(len(lib))
+    p = draw_probabilities(lib)
+    order = rng.permutation(len(lib)) if p is None else rng.choice(len(lib), len(lib), replace=False, p=p)
     placed: list[np.ndarray] = []  # (2, 2) xy bounding boxes [[xmin, ymin], [xmax, ymax]]
     meshes, poses = [], []
     for idx in order:

@@ -83,6 +83,8 @@ def _check_existing(root: Path, cfg: SynthConfig, meta: dict) -> None:
     if "parameters" in old:  # parameters added since that dataset was written had their default then
         defaults = yaml.safe_load(yaml.safe_dump(SynthConfig().to_dict()))
         old["parameters"] = {**defaults, **old["parameters"]}
+    if isinstance(old.get("meshes"), dict):  # mesh keys added since (per-family records) were not written
+        new["meshes"] = {k: v for k, v in new["meshes"].items() if k in old["meshes"]}
     for key in ("seed", "gripper", "parameters", "meshes"):
         if key in old and old[key] != new[key]:
             what = repr(key)

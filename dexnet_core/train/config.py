@@ -1,8 +1,15 @@
 """Training configuration: frozen dataclasses read from the reference's YAML keys plus our additions.
 
 The Dex-Net 5.0 keys are accepted as they are (``name``, ``model``, ``dataset``, ``optimizer{...}``,
-``training{...}``, ``outputs{...}``). ``load_config`` rejects unknown keys and bad values with a one-line
-ConfigError naming the key, before any work starts. Nothing outside this module indexes the raw dict.
+``training{...}``, ``outputs{...}``); ``training.resize``, which the reference never reads, is accepted and
+ignored with one info line. ``load_config`` rejects unknown keys and bad values with a one-line ConfigError
+naming the key, before any work starts. Nothing outside this module indexes the raw dict.
+
+Recipe: a config file that holds only Dex-Net 5.0 keys, with one of its models and datasets, is a
+reference config (``recipe: reference``, also settable explicitly): it trains with the reference's
+augmentation (``augmentation.mode: reference``), in fp32 (``training.amp: false``), and reports accuracy,
+precision and recall at the reference's prediction threshold 0.2 and at 0.5. Any other config
+(``recipe: dexnet_ros``) keeps our augmentation and reports at ``training.prediction_threshold`` (0.5).
 
 Labels: a datapoint is positive when ``label_field * label_scale > GT_threshold``. Dex-Net 5.0 multiplies
 ``robust_ferrari_canny`` by 100 and uses GT_threshold 0.2; with ``dataset: dexnet2`` the default
@@ -15,7 +22,9 @@ the config, the dataset's ``dataset.yaml`` (written by `dexnet synth`), then the
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import logging
 import re
 import typing
 from dataclasses import dataclass, field
@@ -25,9 +34,23 @@ import yaml
 
 from dexnet_core.data.augment import AugmentConfig
 from dexnet_core.data.splits import SPLIT_KINDS
-from dexnet_core.errors import ConfigError
+from dexnet_core.errors import ConfigError, yaml_error_line
+
+logger = logging.getLogger(__name__)
 
 GRIPPERS = ("parallel_jaw", "suction")
+RECIPES = ("dexnet_ros", "reference")
+# every key a Dex-Net 5.0 config holds; a file with only these is a reference config
+REFERENCE_KEYS = {
+    "": {"name", "model", "dataset", "optimizer", "training", "outputs"},
+    "optimizer": {"name", "learning_rate", "momentum", "scheduler_gamma", "weight_decay"},
+    "training": {"dataset_path", "batch_size", "num_epochs", "GT_threshold", "wandb", "ordered_split",
+                 "pos_weight", "resize"},
+    "outputs": {"save_directory", "save_name", "training_print_every", "val_print_every",
+                "save_every_x_epoch"},
+}
+IGNORED_REFERENCE_KEYS = {("training", "resize")}  # in the reference's configs, never read by its code
+REFERENCE_PREDICTION_THRESHOLD = 0.2  # the reference's accuracy / precision / recall threshold
 # reference model names -> registry names
 MODEL_ALIASES = {"DexNetBase": "dexnet_base", "DexNetGQCNN": "dexnet_base", "EfficientNet": "efficientnet_b0"}
 # dataset presets: the released Dex-Net datasets (normalisation constants as published)
@@ -77,8 +100,8 @@ class TrainingConfig:
     batch_size: int = 256
     num_epochs: int = 10
     GT_threshold: float | None = None    # on label_field * label_scale; default dataset threshold * scale
-    wandb: bool = False                  # also log to Weights & Biases (needs the [log] extra)
-    ordered_split: bool = True           # split "auto" without object labels / split files: ordered or random
+    wandb: bool = False                  # also log to Weights & Biases (offline without a login)
+    ordered_split: bool | None = None    # true: ordered split, false: random (default: ``split``)
     pos_weight: float = 1.0              # oversample positives: each epoch sees each positive this often
     gripper: str | None = None           # parallel_jaw | suction (default: dataset.yaml / preset)
     label_field: str | None = None       # default: dataset.yaml / preset
@@ -95,7 +118,7 @@ class TrainingConfig:
     num_threads: int | None = None       # torch CPU threads (default: torch's); 1 on a shared machine
     amp: bool = True                     # mixed precision on CUDA (ignored on CPU)
     checkpoint_every_steps: int = 500    # write last.pt this often (resume loses at most this many steps)
-    eval_every_steps: int | None = None  # also validate every N steps (default: per epoch only)
+    prediction_threshold: float | None = None  # score >= this predicts success (default 0.5; 0.2 reference)
     cache_dir: str | None = None         # memmap cache folder (default <dataset>/cache)
     init_checkpoint: str | None = None   # start from these weights and normalisation (fine-tuning)
 
@@ -103,7 +126,7 @@ class TrainingConfig:
         if not self.dataset_path:
             raise ValueError("training.dataset_path is required")
         for key in ("batch_size", "num_epochs", "max_steps", "max_datapoints", "val_max_datapoints",
-                    "checkpoint_every_steps", "eval_every_steps", "im_std", "label_scale", "num_threads"):
+                    "checkpoint_every_steps", "im_std", "label_scale", "num_threads"):
             _positive(f"training.{key}", getattr(self, key))
         if self.pos_weight < 1.0:
             raise ValueError(f"training.pos_weight must be >= 1, got {self.pos_weight}")
@@ -111,9 +134,22 @@ class TrainingConfig:
             raise ValueError(f"training.gripper must be one of {GRIPPERS}, got {self.gripper!r}")
         if self.split not in SPLIT_KINDS:
             raise ValueError(f"training.split must be one of {SPLIT_KINDS}, got {self.split!r}")
+        if self.ordered_split is not None and self.split != "auto":
+            raise ValueError(f"training.ordered_split ({self.ordered_split}) and training.split "
+                             f"({self.split!r}) both choose the split; give one of them")
+        if self.prediction_threshold is not None and not 0.0 < self.prediction_threshold < 1.0:
+            raise ValueError(f"training.prediction_threshold must be in (0, 1), got "
+                             f"{self.prediction_threshold}")
         if not 0.0 < self.val_fraction < 1.0:
             raise ValueError(f"training.val_fraction must be in (0, 1), got {self.val_fraction}")
         _positive("training.num_workers", self.num_workers, strict=False)
+
+    @property
+    def split_kind(self) -> str:
+        """The split to make: ``ordered_split`` when given (true: ordered, false: random), else ``split``."""
+        if self.ordered_split is None:
+            return self.split
+        return "ordered" if self.ordered_split else "random"
 
 
 @dataclass(frozen=True)
@@ -123,7 +159,7 @@ class OutputsConfig:
     save_directory: str = "runs"
     save_name: str = ""                  # default: the config's ``name``
     training_print_every: int = 100      # steps between training-loss log lines
-    val_print_every: int = 1             # epochs between validation passes
+    val_print_every: int | None = None   # steps between validation passes (as the reference); also per epoch
     save_every_x_epoch: int = 0          # also keep epoch_NNN.pt every x epochs (0 = off)
     tensorboard: bool = True             # TensorBoard event files in <run>/tb (needs the [log] extra)
 
@@ -139,6 +175,7 @@ class TrainConfig:
 
     training: TrainingConfig             # required: at least training.dataset_path
     name: str = "gqcnn"
+    recipe: str = "dexnet_ros"           # dexnet_ros | reference (set for files with only reference keys)
     model: str = "gqcnn_small"           # registry name, or DexNetBase / EfficientNet
     model_kwargs: dict = field(default_factory=dict)
     dataset: str = "custom"              # dexnet2 | dexnet3 | custom: preset defaults
@@ -157,6 +194,13 @@ class TrainConfig:
             raise ValueError(f"dataset must be one of {sorted(DATASET_PRESETS)}, got {self.dataset!r}")
         if not self.name:
             raise ValueError("name must not be empty")
+        if self.recipe not in RECIPES:
+            raise ValueError(f"recipe must be one of {RECIPES}, got {self.recipe!r}")
+
+    @property
+    def report_thresholds(self) -> tuple[float, ...]:
+        """Prediction thresholds of the reported accuracy / precision / recall, the primary one first."""
+        return report_thresholds(self.recipe, self.training.prediction_threshold)
 
     @property
     def run_dir(self) -> Path:
@@ -166,6 +210,17 @@ class TrainConfig:
     def to_dict(self) -> dict:
         """Plain nested dict (YAML / checkpoint friendly)."""
         return dataclasses.asdict(self)
+
+
+def report_thresholds(recipe: str, prediction_threshold: float | None) -> tuple[float, ...]:
+    """The primary threshold (given, else 0.2 for the reference recipe and 0.5 for ours), then, for the
+    reference recipe, whichever of 0.2 and 0.5 it is not."""
+    reference = recipe == "reference"
+    primary = prediction_threshold
+    if primary is None:
+        primary = REFERENCE_PREDICTION_THRESHOLD if reference else 0.5
+    extra = (REFERENCE_PREDICTION_THRESHOLD, 0.5) if reference else ()
+    return tuple(dict.fromkeys((float(primary), *extra)))
 
 
 @dataclass(frozen=True)
@@ -297,13 +352,45 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
             node = node.setdefault(k, {})
             if not isinstance(node, dict):
                 raise ConfigError(f"override {item!r}: {k!r} is not a section")
-        node[keys[-1]] = yaml.safe_load(raw)
+        try:
+            node[keys[-1]] = yaml.safe_load(raw)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"override {item!r}: value is not valid YAML ({yaml_error_line(exc)})") from exc
     return data
 
 
+def _is_reference_config(data: dict) -> bool:
+    """Whether ``data`` looks like a reference config: a reference model and dataset, only its keys."""
+    if not set(data) <= REFERENCE_KEYS[""] or not {"model", "dataset", "training"} <= set(data):
+        return False
+    if data["model"] not in ("DexNetBase", "DexNetGQCNN", "EfficientNet") or data["dataset"] not in (
+            "dexnet2", "dexnet3"):
+        return False
+    return all(isinstance(data.get(s), (dict, type(None))) and set(data.get(s) or {}) <= REFERENCE_KEYS[s]
+               for s in ("optimizer", "training", "outputs"))
+
+
 def config_from_dict(data: dict, overrides: list[str] = ()) -> TrainConfig:
-    """Build and validate a TrainConfig from a raw dict (plus overrides)."""
-    return _build(TrainConfig, apply_overrides(dict(data), list(overrides)), "")
+    """Build and validate a TrainConfig from a raw dict (plus overrides).
+
+    The recipe is decided on ``data`` before the overrides: a reference model and dataset and only
+    reference keys make it ``reference``.
+    """
+    data = copy.deepcopy(data)
+    if "recipe" not in data and _is_reference_config(data):
+        data["recipe"] = "reference"
+        logger.info("config holds only Dex-Net 5.0 keys: reference recipe (reference augmentation, metrics "
+                    "at prediction thresholds 0.2 and 0.5)")
+    if data.get("recipe") == "reference":  # the reference's augmentation, in fp32
+        for section, key, value in (("augmentation", "mode", "reference"), ("training", "amp", False)):
+            if isinstance(data.get(section, {}), dict):
+                data.setdefault(section, {}).setdefault(key, value)
+    for section, key in IGNORED_REFERENCE_KEYS:
+        if isinstance(data.get(section), dict) and key in data[section]:
+            value = data[section].pop(key)
+            logger.info("%s.%s: %r ignored (the reference's configs hold it; its code never reads it)",
+                        section, key, value)
+    return _build(TrainConfig, apply_overrides(data, list(overrides)), "")
 
 
 def load_config(path: str | Path, overrides: list[str] = ()) -> TrainConfig:
@@ -317,7 +404,7 @@ def load_config(path: str | Path, overrides: list[str] = ()) -> TrainConfig:
     except FileNotFoundError as exc:
         raise ConfigError(f"config file {path} not found") from exc
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
+        raise ConfigError(f"{path}: not valid YAML ({yaml_error_line(exc)})") from exc
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping at top level")
     return config_from_dict(data, overrides)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,9 +54,18 @@ def predict(gqm, loader: BatchLoader, indices: np.ndarray,
     return np.concatenate(scores), np.concatenate(labels)
 
 
-def summarize(labels: np.ndarray, scores: np.ndarray, threshold: float = 0.5) -> dict[str, float]:
-    """Loss, accuracy, precision, recall, F1, average precision, ROC AUC and label balance."""
-    report = metrics.classification_report(labels, scores, threshold)
+def summarize(labels: np.ndarray, scores: np.ndarray, thresholds: Sequence[float] = (0.5,)) -> dict:
+    """Loss, accuracy, precision, recall, F1, average precision, ROC AUC and label balance.
+
+    Accuracy, precision, recall, F1 and the confusion counts are those of ``score >= thresholds[0]``
+    (``prediction_threshold``); ``at_threshold`` maps each of ``thresholds`` to its accuracy, precision,
+    recall and F1.
+    """
+    report = metrics.classification_report(labels, scores, thresholds[0])
+    report["prediction_threshold"] = float(thresholds[0])
+    report["at_threshold"] = {
+        str(t): {k: v for k, v in metrics.classification_report(labels, scores, t).items()
+                 if k in ("accuracy", "precision", "recall", "f1")} for t in thresholds}
     report.update(loss=metrics.bce_loss(labels, scores),
                   average_precision=metrics.average_precision(labels, scores),
                   roc_auc=metrics.roc_auc(labels, scores), num=int(len(labels)),
@@ -86,13 +96,14 @@ class EvalResult:
 
 def evaluate_checkpoint(gqm, dataset: str | Path, split: str = "val", training_state: dict | None = None,
                         max_datapoints: int | None = None, cache_dir: str | Path | None = None,
-                        num_workers: int = 1, symmetries: int = 1) -> EvalResult:
+                        num_workers: int = 1, symmetries: int = 1,
+                        thresholds: Sequence[float] = (0.5,)) -> EvalResult:
     """Score ``gqm`` on a dataset split; the split comes from the training state when it fits the dataset.
 
     split : "val", "train" or "all". Without a stored split, the kind/seed in ``gqm.config`` (or "auto")
     is recomputed. Also reports the depth mean/std of the evaluated crops (m) and, when the dataset has
     object labels, the number of objects and a 95% bootstrap interval of the AP over objects.
-    ``symmetries``: see ``predict``.
+    ``symmetries``: see ``predict``; ``thresholds``: see ``summarize``.
     """
     if split not in ("val", "train", "all"):
         raise ValueError(f"split must be 'val', 'train' or 'all', got {split!r}")
@@ -107,7 +118,11 @@ def evaluate_checkpoint(gqm, dataset: str | Path, split: str = "val", training_s
             logger.warning("stored split is for %d datapoints, dataset has %d: recomputing",
                            int(stored["num_datapoints"]), n)
         tcfg = gqm.config.get("training", {})
-        sp = make_split(n, tcfg.get("split", "auto"), seed=int(tcfg.get("seed", 0)),
+        kind = gqm.meta.get("split") or tcfg.get("split", "auto")  # the kind the run actually made ...
+        if (kind == "object" and not data.has(OBJECT_FIELD)) or (
+                kind == "image_wise" and not (Path(dataset) / "splits" / "image_wise").is_dir()):
+            kind = "auto"  # ... unless this dataset cannot make it
+        sp = make_split(n, kind, seed=int(tcfg.get("seed", 0)),
                         val_fraction=float(tcfg.get("val_fraction", 0.2)),
                         object_labels=data[OBJECT_FIELD] if data.has(OBJECT_FIELD) else None,
                         dataset_root=dataset)
@@ -119,7 +134,7 @@ def evaluate_checkpoint(gqm, dataset: str | Path, split: str = "val", training_s
     loader = BatchLoader(data, positive, batch_size=EVAL_BATCH, device=gqm.device, with_z=gqm.uses_depth,
                          num_workers=num_workers)
     scores, labels = predict(gqm, loader, indices, symmetries)
-    report = summarize(labels, scores)
+    report = summarize(labels, scores, thresholds)
     if data.has(OBJECT_FIELD):
         objects = np.asarray(data[OBJECT_FIELD])[np.sort(indices)]
         report.update(num_objects=int(len(np.unique(objects))), average_precision_ci95=list(

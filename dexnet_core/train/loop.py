@@ -2,7 +2,7 @@
 
 Per step: gather a batch (positives oversampled), augment it on the device, normalise, forward, BCE on
 (metric > threshold) with logits, backward, clip, optimizer step, log; every ``checkpoint_every_steps``
-write ``last.pt``; validate per epoch (and every ``eval_every_steps``), keeping ``best.pt`` on the lowest
+write ``last.pt``; validate per epoch (and every ``val_print_every`` steps), keeping ``best.pt`` on the lowest
 validation loss. ExponentialLR steps once per epoch. A run folder holds::
 
     config.yaml  split.npz  last.pt  best.pt  [epoch_NNN.pt]  metrics.jsonl  summary.json  tb/
@@ -10,6 +10,8 @@ validation loss. ExponentialLR steps once per epoch. A run folder holds::
 Checkpoints carry the optimizer, scheduler, AMP scaler and augmentation RNG state, the step, the epoch and
 the batch within it; the data order is a function of (seed, epoch), so ``resume=True`` continues the same
 batch sequence and loses at most one checkpoint interval. The library never exits or traps signals.
+Under torchrun each rank runs this loop with a ``Distributed`` (train/distributed.py): its share of each
+batch, DDP gradients, validation split over the ranks, files and logs from rank 0 only.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from dexnet_core.data.shards import (
     GRIPPER_DEPTH_COLUMN,
     OBJECT_FIELD,
     POSE_FIELD,
+    list_shards,
     read_dataset_yaml,
 )
 from dexnet_core.data.splits import Split, make_split
@@ -48,6 +51,7 @@ from dexnet_core.models.checkpoint import (
     save_checkpoint,
 )
 from dexnet_core.train.config import DataSettings, TrainConfig, resolve_data_settings
+from dexnet_core.train.distributed import Distributed
 from dexnet_core.train.evaluate import EVAL_BATCH, dataset_fingerprint, positives, predict, summarize
 
 logger = logging.getLogger(__name__)
@@ -101,9 +105,11 @@ def compute_normalization(data: CachedDataset, indices: np.ndarray, settings: Da
 class RunLog:
     """Scalars to metrics.jsonl, TensorBoard and (when asked) wandb."""
 
-    def __init__(self, run_dir: Path, cfg: TrainConfig) -> None:
-        self.path = run_dir / "metrics.jsonl"
+    def __init__(self, run_dir: Path, cfg: TrainConfig, enabled: bool = True) -> None:
+        self.path = run_dir / "metrics.jsonl" if enabled else None
         self.tb = self.wandb = None
+        if not enabled:  # a rank other than 0
+            return
         if cfg.outputs.tensorboard:
             try:
                 from torch.utils.tensorboard import SummaryWriter
@@ -112,14 +118,12 @@ class RunLog:
                                         "(or set outputs.tensorboard: false)") from exc
             self.tb = SummaryWriter(str(run_dir / "tb"))
         if cfg.training.wandb:
-            try:
-                import wandb
-            except ImportError as exc:
-                raise MissingExtraError("training.wandb needs wandb: pip install dexnet-core[log]") from exc
-            self.wandb = wandb.init(project="dexnet", name=cfg.name, config=cfg.to_dict(), resume="allow")
+            self.wandb = _start_wandb(run_dir, cfg)
 
     def log(self, step: int, scalars: dict[str, float]) -> None:
         """Record ``scalars`` at ``step``."""
+        if self.path is None:
+            return
         with self.path.open("a") as fh:
             fh.write(json.dumps({"step": step, **scalars}) + "\n")
         if self.tb is not None:
@@ -134,6 +138,28 @@ class RunLog:
             self.tb.close()
         if self.wandb is not None:
             self.wandb.finish()
+
+
+def _start_wandb(run_dir: Path, cfg: TrainConfig) -> object | None:
+    """A wandb run: online with a login, else offline in ``run_dir/wandb``; None without wandb installed.
+
+    Either fallback logs one warning line; the run goes on with metrics.jsonl (and TensorBoard).
+    """
+    try:
+        import wandb
+    except ImportError:
+        logger.warning("training.wandb: wandb is not installed (pip install dexnet-core[log]); logging to "
+                       "%s only", run_dir / "metrics.jsonl")
+        return None
+    try:
+        online = bool(wandb.login(verify=False))
+    except Exception:  # wandb raises its own UsageError when no API key is configured
+        online = False
+    if not online:
+        logger.warning("training.wandb: no wandb login; logging offline to %s (upload later with "
+                       "`wandb sync`)", run_dir / "wandb")
+    return wandb.init(project="dexnet", name=cfg.name, config=cfg.to_dict(), dir=str(run_dir),
+                      mode="online" if online else "offline", resume="allow" if online else None)
 
 
 def _build_model(cfg: TrainConfig) -> torch.nn.Module:
@@ -164,10 +190,11 @@ def _load_init_checkpoint(cfg: TrainConfig, dev: torch.device) -> GraspQualityMo
 
 def _choose_split(cfg: TrainConfig, data: CachedDataset) -> Split:
     t = cfg.training
-    kind = t.split
+    kind = t.split_kind
     has_files = (data.root / "splits" / "image_wise" / "val_indices.npz").exists()
-    if kind == "auto" and not data.has(OBJECT_FIELD) and not has_files:
-        kind = "ordered" if t.ordered_split else "random"
+    if t.ordered_split is not None and (data.has(OBJECT_FIELD) or has_files):
+        logger.info("training.ordered_split: %s: %s split, although the dataset has %s", t.ordered_split,
+                    kind, "object_labels" if data.has(OBJECT_FIELD) else "splits/image_wise")
     objects = data[OBJECT_FIELD] if data.has(OBJECT_FIELD) else None
     return make_split(data.num_datapoints, kind, seed=t.seed, val_fraction=t.val_fraction,
                       object_labels=objects, dataset_root=data.root)
@@ -181,8 +208,13 @@ def _make_optimizer(cfg: TrainConfig, model: torch.nn.Module) -> torch.optim.Opt
     return torch.optim.Adam(model.parameters(), lr=o.learning_rate, weight_decay=o.weight_decay)
 
 
-def train(cfg: TrainConfig, device: str = "auto", resume: bool = False) -> TrainResult:
-    """Train (or with ``resume`` continue) the run described by ``cfg``; returns where it ended."""
+def train(cfg: TrainConfig, device: str = "auto", resume: bool = False,
+          dist: Distributed | None = None) -> TrainResult:
+    """Train (or with ``resume`` continue) the run described by ``cfg``; returns where it ended.
+
+    ``dist``: this process's rank in a multi-process run (default: a single process).
+    """
+    dist = dist or Distributed()
     dev = resolve_device(device)
     t, out = cfg.training, cfg.outputs
     if t.num_threads is not None:
@@ -195,6 +227,10 @@ def train(cfg: TrainConfig, device: str = "auto", resume: bool = False) -> Train
     if not resume and last_path.exists():
         raise DexnetError(f"{run_dir} already holds a run; pass --resume to continue it or change "
                           "outputs.save_name")
+    try:
+        list_shards(t.dataset_path)  # a missing dataset is named before any default is looked up in it
+    except DatasetError as exc:
+        raise DatasetError(f"training.dataset_path: {exc}") from exc
     settings = resolve_data_settings(cfg, read_dataset_yaml(t.dataset_path))
     state: dict = {}
     if resume:
@@ -229,9 +265,10 @@ def train(cfg: TrainConfig, device: str = "auto", resume: bool = False) -> Train
         gqm = GraspQualityModel(model=model, arch=cfg.model, arch_kwargs=dict(cfg.model_kwargs),
                                 gripper=settings.gripper, norm=norm, label_field=settings.label_field,
                                 threshold=settings.threshold, config=cfg.to_dict(), meta=meta)
-        run_dir.mkdir(parents=True, exist_ok=True)
-        split.save(run_dir / "split.npz")
-        (run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+        if dist.is_main:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            split.save(run_dir / "split.npz")
+            (run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
     logger.info("training %s on %s: %d train / %d val datapoints (%s split, %.1f%% positive), device %s",
                 gqm.arch, t.dataset_path, len(train_idx), len(val_idx), split.kind,
                 100 * positive[train_idx].mean(), dev)
@@ -257,7 +294,7 @@ def train(cfg: TrainConfig, device: str = "auto", resume: bool = False) -> Train
         logger.info("resuming %s at step %d (epoch %d, batch %d)", run_dir, step, epoch, batch_in_epoch)
 
     train_loader = BatchLoader(data, positive, batch_size=t.batch_size, device=dev, with_z=uses_depth,
-                               num_workers=t.num_workers)
+                               num_workers=t.num_workers, shard=dist.shard)
     val_loader = BatchLoader(data, positive, batch_size=EVAL_BATCH, device=dev, with_z=uses_depth,
                              num_workers=t.num_workers)
     if train_loader.num_batches(train_idx, drop_last=True) == 0:
@@ -268,6 +305,8 @@ def train(cfg: TrainConfig, device: str = "auto", resume: bool = False) -> Train
         total_steps = min(total_steps, t.max_steps)
 
     def save(path: Path) -> None:
+        if not dist.is_main:
+            return
         save_checkpoint(path, gqm, optimizer=optimizer.state_dict(), scheduler=scheduler.state_dict(),
                         scaler=scaler.state_dict(), aug_rng=gen.get_state().cpu(), step=step, epoch=epoch,
                         batch_in_epoch=batch_in_epoch, best_val_loss=best_val, split=split.to_state(),
@@ -275,23 +314,26 @@ def train(cfg: TrainConfig, device: str = "auto", resume: bool = False) -> Train
 
     def validate() -> dict:
         nonlocal best_val
-        scores, labels = predict(gqm, val_loader, val_idx)
-        report = summarize(labels, scores)
+        scores, labels = dist.gather(*predict(gqm, val_loader, dist.part(val_idx)))
+        report = summarize(labels, scores, cfg.report_thresholds)
         runlog.log(step, {f"val/{k}": float(report[k]) for k in
                           ("loss", "accuracy", "precision", "recall", "average_precision", "roc_auc")})
-        logger.info("step %d epoch %d: val loss %.4f acc %.4f prec %.4f rec %.4f AP %.4f", step, epoch,
-                    report["loss"], report["accuracy"], report["precision"], report["recall"],
-                    report["average_precision"])
+        logger.info("step %d epoch %d: val loss %.4f AP %.4f; %s", step, epoch, report["loss"],
+                    report["average_precision"], "; ".join(
+                        f"at {t_}: acc {r['accuracy']:.4f} prec {r['precision']:.4f} rec {r['recall']:.4f}"
+                        for t_, r in report["at_threshold"].items()))
         if report["loss"] < best_val:
             best_val = report["loss"]
             save(run_dir / "best.pt")
         return report
 
+    dist.agree(cfg.to_dict(), resume_step=step, dataset_hash=dataset_fingerprint(data), device=dev.type)
+    net = dist.wrap(model)
     from tqdm import tqdm
 
-    runlog = RunLog(run_dir, cfg)
+    runlog = RunLog(run_dir, cfg, enabled=dist.is_main)
     bar = tqdm(total=total_steps, initial=min(step, total_steps), desc=f"train {cfg.name}", unit="step",
-               disable=None)
+               disable=None if dist.is_main else True)
     val_report, val_step, saved_step = {}, -1, -1
     running, count, tick = 0.0, 0, time.perf_counter()
     done = t.max_steps is not None and step >= t.max_steps
@@ -300,10 +342,10 @@ def train(cfg: TrainConfig, device: str = "auto", resume: bool = False) -> Train
         while epoch < t.num_epochs and not done:
             order = epoch_order(train_idx, positive, t.seed, epoch, t.pos_weight)
             for batch in train_loader.iterate(order, start_batch=batch_in_epoch, drop_last=True):
-                im = augment_batch(batch.im, cfg.augmentation, gen)
+                im = augment_batch(batch.im, cfg.augmentation, gen, gqm.norm, span=batch.span)
                 z = gqm.normalize_z(batch.z) if uses_depth else None
                 with torch.autocast(device_type=dev.type, dtype=torch.float16, enabled=use_amp):
-                    logits = model.logits(gqm.normalize_depth(im), z)
+                    logits = net(gqm.normalize_depth(im), z)
                 loss = F.binary_cross_entropy_with_logits(logits.float(), batch.label)
                 optimizer.zero_grad(set_to_none=True)
                 scaler.scale(loss).backward()
@@ -319,13 +361,13 @@ def train(cfg: TrainConfig, device: str = "auto", resume: bool = False) -> Train
                     flush_tiny_weights(model)
                 if step % out.training_print_every == 0:
                     rate = count * t.batch_size / (time.perf_counter() - tick)
-                    lr, mean_loss = optimizer.param_groups[0]["lr"], float(running) / count
+                    lr, mean_loss = optimizer.param_groups[0]["lr"], dist.mean(float(running) / count)
                     runlog.log(step, {"train/loss": mean_loss, "train/lr": lr, "train/samples_per_s": rate})
                     logger.info("step %d/%d epoch %d: train loss %.4f, lr %.3g, %.0f samples/s", step,
                                 total_steps, epoch, mean_loss, lr, rate)
                     bar.set_postfix(loss=f"{mean_loss:.4f}")
                     running, count, tick = 0.0, 0, time.perf_counter()
-                if t.eval_every_steps and step % t.eval_every_steps == 0:
+                if out.val_print_every and step % out.val_print_every == 0:
                     val_report, val_step = validate(), step
                 if step % t.checkpoint_every_steps == 0:
                     save(last_path)
@@ -337,7 +379,7 @@ def train(cfg: TrainConfig, device: str = "auto", resume: bool = False) -> Train
                 break
             scheduler.step()
             epoch, batch_in_epoch = epoch + 1, 0
-            if epoch % out.val_print_every == 0 and val_step != step:
+            if val_step != step:
                 val_report, val_step = validate(), step
             if out.save_every_x_epoch and epoch % out.save_every_x_epoch == 0:
                 save(run_dir / f"epoch_{epoch:03d}.pt")
@@ -351,6 +393,7 @@ def train(cfg: TrainConfig, device: str = "auto", resume: bool = False) -> Train
         bar.close()
         runlog.close()
     result = TrainResult(run_dir, step, epoch, best_val, val_report)
-    (run_dir / "summary.json").write_text(json.dumps(
-        {"step": step, "epoch": epoch, "best_val_loss": best_val, "val": val_report}, indent=2))
+    if dist.is_main:
+        (run_dir / "summary.json").write_text(json.dumps(
+            {"step": step, "epoch": epoch, "best_val_loss": best_val, "val": val_report}, indent=2))
     return result

@@ -37,10 +37,19 @@ def test_camera_info_by_stamp_else_newest():
 
 
 def test_frame_without_camera_info_is_delivered_with_none():
-    sync = FrameSync()
+    sync = FrameSync(sync_timeout_s=0.1)
     sync.add_depth(stamped(Image, 1))
-    frame = sync.wait(0.1)
-    assert frame.info is None
+    t0 = time.monotonic()
+    frame = sync.wait(1.0)
+    assert frame.info is None and 0.08 < time.monotonic() - t0 < 0.6  # after sync_timeout_s
+
+
+def test_first_depth_waits_for_a_camera_info_published_just_after_it():
+    sync = FrameSync(sync_timeout_s=0.5)
+    sync.add_depth(stamped(Image, 1))
+    threading.Timer(0.1, sync.add_info, [stamped(CameraInfo, 1, width=7)]).start()
+    frame = sync.wait(1.0)
+    assert frame.info is not None and frame.info.width == 7
 
 
 def test_mask_pairing_and_timeout():
@@ -62,6 +71,7 @@ def test_mask_pairing_and_timeout():
 
 def test_wait_wakes_on_new_depth_and_on_close():
     sync = FrameSync()
+    sync.add_info(stamped(CameraInfo, 1))
     got = []
     t = threading.Thread(target=lambda: got.append(sync.wait(2.0)))
     t.start()

@@ -11,8 +11,9 @@ import pytest
 from geometry_msgs.msg import PoseStamped
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
-from visualization_msgs.msg import MarkerArray
+from visualization_msgs.msg import Marker, MarkerArray
 
+from dexnet_core.camera import CameraIntrinsics
 from dexnet_core.models.checkpoint import load_checkpoint
 from dexnet_ros import conversions as conv
 from dexnet_ros.msg import Grasp as GraspMsg
@@ -118,6 +119,42 @@ def test_overlay_and_markers_follow_the_frame(node, ros, frames):
     assert all(m.header.frame_id == "test_optical_frame" for m in markers.markers)
 
 
+def test_a_frame_without_a_valid_grasp_refreshes_every_output_but_the_pose(node, ros, frames):
+    good = send(ros, frames)
+    ros.wait_for("/grasp_pose", same_stamp(good))
+    ros.wait_for("/grasp_markers", lambda m: len(m.markers) > 1 and m.markers[0].header.stamp == good.stamp)
+    empty = send(ros, frames, frames.depth_image(np.full((120, 160), np.nan, np.float32), Header()))
+    heat = ros.wait_for("/grasp_heatmap", same_stamp(empty))
+    assert (heat.width, heat.height) == (160, 120) and not conv.image_to_depth(heat).any()
+    assert ros.wait_for("/grasps", same_stamp(empty)).grasps == []
+    color = ros.wait_for("/grasp_heatmap/color", same_stamp(empty))
+    assert (color.width, color.height) == (160, 120)
+    markers = ros.wait_for("/grasp_markers", lambda m: m.markers and m.markers[0].header.stamp == empty.stamp)
+    assert [m.action for m in markers.markers] == [Marker.DELETEALL]  # clears the previous frame's grasps
+    time.sleep(0.3)
+    assert not [p for p in ros.received["/grasp_pose"] if p.header.stamp == empty.stamp]
+
+
+def test_a_1x1_frame_says_it_is_too_small(node, ros, frames):
+    start = len(node.log())
+    tiny = frames.camera_info(Header(), CameraIntrinsics(525.0, 525.0, 0.0, 0.0, 1, 1))
+    header = send(ros, frames, frames.depth_image(np.full((1, 1), 0.7, np.float32), Header()), tiny)
+    node.wait_log("candidate pixels of the 1x1 image (too small for stride 4)", start=start)
+    heat = ros.wait_for("/grasp_heatmap", same_stamp(header))
+    assert (heat.width, heat.height) == (1, 1)
+
+
+def test_an_empty_frame_id_is_warned_about(node, ros, frames):
+    start = len(node.log())
+    header = send(ros, frames, frame_id="")
+    node.wait_log("empty header.frame_id and parameter frame_id is not set", start=start)
+    assert ros.wait_for("/grasps", same_stamp(header)).header.frame_id == ""
+    start = len(node.log())
+    header = send(ros, frames)
+    ros.wait_for("/grasps", same_stamp(header))
+    assert "frame_id" not in node.log()[start:]
+
+
 def test_score_crops_matches_the_model(node, ros, frames, tiny_checkpoints):
     rng = np.random.default_rng(0)
     crops = (0.7 - 0.03 * rng.random((4, 32, 32))).astype(np.float32)
@@ -139,6 +176,25 @@ def test_score_crops_rejects_bad_crops(node, ros, frames):
     assert not res.success and "no crops" in res.message
     res = ros.call(ScoreCrops, "score_crops", ScoreCrops.Request(crops=[good], depths=[0.7, 0.7]))
     assert not res.success and "2 depths for 1 crops" in res.message
+
+
+@pytest.mark.parametrize("value, first", [(np.nan, "nan"), (np.inf, "inf"), (-0.7, "-0.7"), (1e30, "1e+30")])
+def test_score_crops_refuses_values_that_are_not_depths(node, ros, frames, value, first):
+    good = frames.depth_image(np.full((32, 32), 0.7, np.float32), ros.next_header())
+    crop = np.full((32, 32), 0.7, np.float32)
+    crop[5, 7] = value
+    req = ScoreCrops.Request(crops=[good, frames.depth_image(crop, ros.next_header())])
+    res = ros.call(ScoreCrops, "score_crops", req)
+    assert not res.success and len(res.q_values) == 0
+    assert f"crop 1: 1 of 1024 values are not depths in (0, 20] m (first: {first})" in res.message
+
+
+def test_score_crops_refuses_empty_crops(node, ros, frames):
+    zeros = np.zeros((32, 32), np.float32)
+    for encoding in ("32FC1", "16UC1"):  # 0 mm is a missing pixel of a 16-bit image
+        req = ScoreCrops.Request(crops=[frames.depth_image(zeros, ros.next_header(), encoding)])
+        res = ros.call(ScoreCrops, "score_crops", req)
+        assert not res.success and "crop 0: 1024 of 1024 values are not depths" in res.message
 
 
 def test_plan_grasps_service(node, ros, frames):
@@ -234,6 +290,10 @@ def test_model_with_a_gripper_depth_input(node, ros, frames, tiny_checkpoints):
         assert not res.success and "needs gripper depths" in res.message
         res = ros.call(ScoreCrops, "score_crops", ScoreCrops.Request(crops=[crop, crop], depths=[0.69, 0.72]))
         assert res.success and len(res.q_values) == 2
+        req = ScoreCrops.Request(crops=[crop, crop], depths=[0.69, float("nan")])
+        bad = ros.call(ScoreCrops, "score_crops", req)
+        assert not bad.success and "depths: 1 of 2 values are not depths in (0, 20] m (first: nan)" in \
+            bad.message
         expected = load_checkpoint(tiny_checkpoints["parallel_jaw_depth"]).score(
             np.full((2, 32, 32), 0.7, np.float32), np.array([0.69, 0.72], np.float32))
         np.testing.assert_allclose(res.q_values, expected, atol=1e-5)

@@ -76,7 +76,16 @@ def test_mask_restricts_suction_grasps(node, ros, frames):
         assert approach_z > 0.95
 
 
-@pytest.mark.parametrize("case", ["missing", "size", "encoding"])
+def test_the_frame_id_parameter_names_frames_that_have_none(node, ros, frames):
+    header = ros.next_header(frame_id="")
+    ros.publisher(*TOPICS["camera_info"]).publish(frames.camera_info(header))
+    ros.publisher(*TOPICS["mask"]).publish(conv.array_to_image(box_mask(), "mono8", header))
+    ros.publisher(*TOPICS["depth"]).publish(frames.depth_image(frames.tray_depth(), header))
+    arr = ros.wait_for("/grasps", lambda m: m.header.stamp == header.stamp)
+    assert arr.header.frame_id == "override_frame" and "empty header.frame_id" not in node.log()
+
+
+@pytest.mark.parametrize("case", ["missing", "size", "short", "encoding"])
 def test_bad_mask_is_logged_and_the_next_frame_is_served(node, ros, frames, case):
     start = len(node.log())
     if case == "missing":
@@ -85,6 +94,14 @@ def test_bad_mask_is_logged_and_the_next_frame_is_served(node, ros, frames, case
     elif case == "size":
         send(ros, frames, mask=box_mask((60, 80)))
         text = "mask is 80x60 but the depth image is 160x120"
+    elif case == "short":
+        header = ros.next_header()
+        mask = conv.array_to_image(box_mask(), "mono8", header)
+        mask.data = bytes(mask.data)[:-160]
+        ros.publisher(*TOPICS["camera_info"]).publish(frames.camera_info(header))
+        ros.publisher(*TOPICS["mask"]).publish(mask)
+        ros.publisher(*TOPICS["depth"]).publish(frames.depth_image(frames.tray_depth(), header))
+        text = "mask data has 19040 bytes; 160x120 'mono8' with step 160 needs 19200"
     else:
         header = ros.next_header()
         ros.publisher(*TOPICS["camera_info"]).publish(frames.camera_info(header))
@@ -98,7 +115,8 @@ def test_bad_mask_is_logged_and_the_next_frame_is_served(node, ros, frames, case
 
 @pytest.mark.parametrize("params, text", [
     ({"model": "no_such_model"}, "cannot start: unknown model 'no_such_model'"),
-    ({"gripper": "parallel_jaw"}, "is a suction model but gripper=parallel_jaw"),
+    ({"gripper": "parallel_jaw"}, "is a suction model but the gripper is parallel_jaw"),
+    ({"depth_offsets": [0.05]}, "depth_offsets must be two values [min, max] in m, got [0.05]"),
     ({"qos_reliability": "sometimes"}, "qos_reliability must be one of"),
     ({"device": "cuda"}, "device=cuda but torch sees no CUDA device"),
 ])

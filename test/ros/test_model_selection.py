@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from dexnet_core.errors import CheckpointError
-from dexnet_core.models.pretrained import list_pretrained
-from dexnet_ros.heatmap_node import DEFAULT_MODELS, load_model, one_line
+from dexnet_core.models.pretrained import DEFAULT_MODELS, list_pretrained
+from dexnet_ros.heatmap_node import load_model, one_line
 
 
 def values(**kw):
@@ -33,7 +33,7 @@ def test_empty_model_means_the_shipped_default_for_the_gripper(gripper):
 
 
 def test_wrong_gripper_unknown_name_and_missing_cuda(tiny_checkpoints, tmp_path):
-    with pytest.raises(ValueError, match="is a suction model but gripper=parallel_jaw"):
+    with pytest.raises(ValueError, match="is a suction model but the gripper is parallel_jaw"):
         load_model(values(model=str(tiny_checkpoints["suction"])))
     with pytest.raises(CheckpointError, match=r"unknown model 'nope'.*\(shipped: "):
         load_model(values(model="nope"))

@@ -64,3 +64,34 @@ def test_bad_config_and_shape():
         AugmentConfig(gp_sigma=-1.0)
     with pytest.raises(ValueError, match="shape"):
         augment_batch(torch.zeros(32, 32), AugmentConfig(), torch.Generator())
+
+
+def test_reference_mode_noise_is_in_normalised_units_on_pixels_deeper_than_the_mean():
+    from dexnet_core.models.checkpoint import Normalization
+
+    im = _crops(512)  # 0.70-0.71 m, first four rows missing
+    norm = Normalization(0.705, 0.004)
+    cfg = AugmentConfig(mode="reference", rotate_180=False, flip_vertical=False, flip_horizontal=False)
+    noise = augment_batch(im, cfg, torch.Generator().manual_seed(2), norm) - im
+    deeper = im > norm.im_mean
+    assert torch.all(noise[~deeper] == 0) and (noise[deeper] != 0).float().mean() > 0.99
+    # the same draw as our mode, scaled by im_std: 0.005 normalised = 0.02 mm here, not ~4 mm
+    ours = augment_batch(im, AugmentConfig(rotate_180=False, flip_vertical=False, flip_horizontal=False),
+                         torch.Generator().manual_seed(2)) - im
+    torch.testing.assert_close(noise[deeper], ours[deeper] * norm.im_std, rtol=0, atol=1e-7)  # fp32 at 0.7 m
+    assert 0.002 * norm.im_std < noise[deeper].std().item() < 0.006 * norm.im_std
+    with pytest.raises(ValueError, match="normalisation"):
+        augment_batch(im, cfg, torch.Generator())
+    with pytest.raises(ValueError, match="mode must be one of"):
+        AugmentConfig(mode="seed")
+
+
+def test_parts_of_a_split_batch_are_augmented_as_the_whole_batch():
+    im, cfg = _crops(48), AugmentConfig(rotate_90=True)
+    whole = augment_batch(im, cfg, torch.Generator().manual_seed(4))
+    gens = [torch.Generator().manual_seed(4) for _ in range(3)]
+    parts = [augment_batch(im[16 * r:16 * (r + 1)], cfg, gens[r], span=(16 * r, 48)) for r in range(3)]
+    torch.testing.assert_close(torch.cat(parts), whole, rtol=0, atol=1e-7)
+    assert all(torch.equal(g.get_state(), gens[0].get_state()) for g in gens)  # the ranks' generators agree
+    with pytest.raises(ValueError, match="span"):
+        augment_batch(im[:16], cfg, torch.Generator(), span=(40, 48))

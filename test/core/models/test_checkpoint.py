@@ -1,4 +1,5 @@
-import logging
+import pathlib
+import pickle
 
 import numpy as np
 import pytest
@@ -73,13 +74,11 @@ def test_score_normalises_and_batches():
         gqm.score(crops[:, :16])
 
 
-def test_bare_reference_state_dict(tmp_path, reference, caplog):
+def test_bare_reference_state_dict(tmp_path, reference):
     ref = reference.DexNetBase().eval()
     path = tmp_path / "suction.pt"
     torch.save(ref.state_dict(), path)
-    with caplog.at_level(logging.WARNING):
-        gqm = load_checkpoint(path)
-    assert "assuming Dex-Net 3.0 suction" in caplog.text
+    gqm = load_checkpoint(path, gripper="suction")
     assert gqm.arch == "dexnet_base" and gqm.gripper == "suction" and gqm.norm == DEXNET3_NORM
     crops = np.random.default_rng(2).normal(0.6, 0.01, (4, 32, 32)).astype(np.float32)
     with torch.no_grad():
@@ -107,6 +106,25 @@ def test_corrupt_missing_and_foreign_files(tmp_path):
         load_checkpoint(foreign)
     with pytest.raises(ValueError, match="unknown override"):
         load_checkpoint(tmp_path / "good.pt", colour="red")
+
+
+@pytest.mark.parametrize("content, reason", [
+    (b"not a zip file at all", "corrupt, truncated or not a PyTorch file"),
+    (b"", "corrupt, truncated or not a PyTorch file"),
+    (pickle.dumps({"a": 1}, protocol=4), "corrupt, truncated or not a PyTorch file"),
+    ("object", "holds a Python object of type pathlib.PurePosixPath; only tensors and plain data"),
+], ids=["garbage", "empty", "pickle", "object"])
+def test_an_unreadable_checkpoint_is_one_line_that_never_advises_unsafe_loading(tmp_path, content, reason):
+    path = tmp_path / "bad.pt"
+    if content == "object":
+        torch.save({"where": pathlib.PurePosixPath("/x")}, path)
+    else:
+        path.write_bytes(content)
+    with pytest.raises(CheckpointError) as info:
+        load_checkpoint(path)
+    text = str(info.value)
+    assert text.startswith(f"{path}: ") and reason in text
+    assert "\n" not in text and "weights_only" not in text
 
 
 def test_loading_flushes_tiny_weights(tmp_path):

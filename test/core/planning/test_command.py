@@ -83,3 +83,58 @@ def test_plan_bad_symmetry_count_is_a_one_line_error(tmp_path, checkpoint, capsy
                "--intrinsics", "200,200,79.5,59.5", "--jaw-symmetries", "8"])
     err = capsys.readouterr().err.strip()
     assert rc == 1 and "jaw_symmetries must be one of (1, 2, 4), got 8" in err and "\n" not in err
+
+
+def plan_error(capsys, tmp_path, *args):
+    """Exit status and stderr of `dexnet plan` on a flat 160x120 scene with ``args``."""
+    if not (tmp_path / "scene.npy").exists():
+        np.save(tmp_path / "scene.npy", np.full((120, 160), 0.7, np.float32))
+    rc = main(["plan", str(tmp_path / "scene.npy"), "--out", str(tmp_path), "--device", "cpu", *args])
+    return rc, capsys.readouterr().err.strip()
+
+
+@pytest.mark.parametrize("content, text", [
+    (b"0.7 0.7\n0.7 0.7\n", "not a .npy file (no NumPy header; save arrays with numpy.save)"),
+    ("objects", ".npy file holds Python objects; expected a numeric array"),
+    ("truncated", ".npy file is truncated; expected a numeric array"),
+], ids=["text", "objects", "truncated"])
+def test_a_bad_npy_file_says_what_is_wrong(tmp_path, checkpoint, capsys, content, text):
+    path = tmp_path / "depth.npy"
+    if content == "objects":
+        np.save(path, np.array([{"depth": 0.7}], dtype=object), allow_pickle=True)
+    elif content == "truncated":
+        np.save(path, np.full((120, 160), 0.7, np.float32))
+        path.write_bytes(path.read_bytes()[:-100])
+    else:
+        path.write_bytes(content)
+    rc = main(["plan", str(path), "--model", str(checkpoint), "--intrinsics", "200,200,79.5,59.5"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 1 and err == f"dexnet plan: error: {path}: {text}"
+
+
+def test_malformed_camera_info_yaml_is_one_line_with_its_place(tmp_path, checkpoint, capsys):
+    cam = tmp_path / "cam.yaml"
+    cam.write_text("k: [200, 0, 79.5,\nwidth: 160\n  height: 120\n")
+    rc, err = plan_error(capsys, tmp_path, "--model", str(checkpoint), "--camera-info", str(cam))
+    assert rc == 1 and "\n" not in err
+    assert err.startswith(f"dexnet plan: error: {cam}: camera info is not valid YAML (") and "line 3" in err
+
+
+def test_a_corrupt_checkpoint_is_one_line_without_unsafe_advice(tmp_path, capsys):
+    bad = tmp_path / "corrupt.pt"
+    bad.write_bytes(b"\x00" * 64)
+    rc, err = plan_error(capsys, tmp_path, "--model", str(bad), "--intrinsics", "200,200,79.5,59.5")
+    assert rc == 1 and "\n" not in err and "weights_only" not in err
+    assert err == (f"dexnet plan: error: {bad}: not a readable checkpoint: the file is corrupt, truncated or "
+                   "not a PyTorch file (UnpicklingError)")
+
+
+def test_a_model_for_another_gripper_is_refused_as_the_node_refuses_it(tmp_path, tiny_gqm, capsys):
+    suction = save_checkpoint(tmp_path / "tiny_suction.pt", tiny_gqm("suction"))
+    rc, err = plan_error(capsys, tmp_path, "--model", str(suction), "--gripper", "parallel_jaw",
+                         "--intrinsics", "200,200,79.5,59.5")
+    assert rc == 1
+    assert err == f"dexnet plan: error: model '{suction}' is a suction model but the gripper is parallel_jaw"
+    assert not list(tmp_path.glob("*_grasps.json"))
+    rc, _ = plan_error(capsys, tmp_path, "--model", str(suction), "--intrinsics", "200,200,79.5,59.5")
+    assert rc == 0  # without --gripper the model's own gripper is used

@@ -7,6 +7,7 @@ from dexnet_core.planning.config import PlannerConfig
 
 @pytest.mark.parametrize("bad", [
     {"num_angles": 0}, {"stride": 1.5}, {"top_k": True}, {"depth_offsets": (0.05, 0.01)},
+    {"depth_offsets": [0.05]}, {"depth_offsets": [0.01, 0.02, 0.03]},
     {"min_quality": 1.5}, {"nms_radius_px": -1.0}, {"roi": (0, 0, 0, 10)},
     {"min_depth_m": 2.0, "max_depth_m": 1.0},
     {"training_depth_m": 0.0}, {"jaw_width_m": -0.01}, {"suction_symmetries": 3}, {"jaw_symmetries": 8},

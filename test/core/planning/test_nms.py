@@ -27,3 +27,4 @@ def test_nms_suppresses_neighbours_and_respects_min_quality():
     assert top_k_nms(q, u, v, k=5, radius_px=0.0).tolist() == [1, 0, 2, 3]
     assert top_k_nms(q, u, v, k=1, radius_px=0.0).tolist() == [1]
     assert top_k_nms(q, u, v, k=3, radius_px=10.0, min_quality=0.99).tolist() == []
+    assert top_k_nms(q[:0], u[:0], v[:0], k=3, radius_px=10.0).tolist() == []

@@ -216,8 +216,17 @@ def test_invalid_inputs_raise(tiny_gqm, box_scene, camera):
         planner.plan(depth[:100], camera)
     with pytest.raises(ValueError):
         planner.plan(depth, camera, max_grasps=0)
-    with pytest.raises(NoValidGraspError):
+    with pytest.raises(NoValidGraspError) as info:
         GraspPlanner(tiny_gqm("suction"), PlannerConfig(min_quality=0.99)).plan(depth, camera)
+    heatmap = info.value.heatmap  # the map the network made, for a caller that shows it anyway
+    assert heatmap.shape == depth.shape and 0 < heatmap.max() < 0.99
+
+
+@pytest.mark.parametrize("size", [1, 2])
+def test_a_tiny_frame_says_it_is_too_small(tiny_gqm, size):
+    tiny = CameraIntrinsics(200.0, 200.0, size / 2, size / 2, size, size)
+    with pytest.raises(NoValidGraspError, match=rf"candidate pixels of the {size}x{size} image \(too small"):
+        GraspPlanner(tiny_gqm("parallel_jaw"), PlannerConfig()).plan(np.full((size, size), 0.7), tiny)
 
 
 def test_stride_and_angles_follow_the_gripper(tiny_gqm, box_scene, camera):

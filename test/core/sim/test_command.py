@@ -55,12 +55,13 @@ def test_sim_command_resume_adds_policies_and_seeds(tmp_path, monkeypatch, pj_ch
     assert main(changed + ["--episodes", "1", "--policies", "random", "--resume"]) == 1
     # a results.json written before the symmetry options existed resumes; another symmetry count is refused
     data = json.loads((out / "results.json").read_text())
-    del data["setup"]["suction_symmetries"], data["setup"]["jaw_symmetries"]
+    del data["setup"]["suction_symmetries"], data["setup"]["jaw_symmetries"], data["setup"]["meshes"]
     (out / "results.json").write_text(json.dumps(data))
     again = common + ["--episodes", "2", "--policies", "random", "--resume"]
     assert main(again) == 0
     assert main(again + ["--suction-symmetries", "8"]) == 1
     assert main(again + ["--jaw-symmetries", "2"]) == 1
+    assert main(again + ["--meshes", "pybullet_everyday"]) == 1
 
 
 def test_sim_command_rejects_unknown_policy(tmp_path, capsys):

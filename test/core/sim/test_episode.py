@@ -69,3 +69,29 @@ def test_episode_config_rejects_bad_values():
     with pytest.raises(ValueError, match="max_consecutive_failures"):
         EpisodeConfig(max_consecutive_failures=0)
     assert EpisodeConfig(num_objects=5, max_consecutive_failures=3).attempt_limit == 13
+
+
+def test_round_and_hollow_procedural_objects_rest_in_the_tray(tmp_path, monkeypatch):
+    from dexnet_core.synth import procedural
+    from dexnet_core.synth.meshes import load_object_library
+
+    monkeypatch.setenv("DEXNET_CACHE", str(tmp_path))
+    monkeypatch.setattr(procedural, "PROCEDURAL_COUNT", 13)
+    base = procedural.PROCEDURAL_ID_BASE
+    ids = [base + i for i in (6, 9, 11, 12)]
+    objs = load_object_library("all", source="procedural", object_ids=ids)
+    assert [o.name.split("_")[0] for o in objs] == ["mug", "ring", "sphere", "ellipsoid"]
+    with SimWorld() as world:
+        bodies = []
+        for obj, x in zip(objs, (-0.15, -0.05, 0.05, 0.15)):
+            sim = sim_object(obj)
+            if obj.name.startswith("mug"):  # collides as its wall segments, base and handle, not its hull
+                assert len(sim.parts) > 10
+            pose = obj.stable_poses[0].copy()
+            pose[:3, 3] += [x, 0.0, 0.002]
+            bodies.append((world.add_object(sim, pose), pose))
+        world.settle(480)
+        assert world.all_resting()
+        for body, pose in bodies:
+            assert world.in_tray(body)
+            assert np.linalg.norm(world.pose(body)[:2, 3] - pose[:2, 3]) < 0.03  # rocked, did not roll away

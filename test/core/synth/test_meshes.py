@@ -3,7 +3,7 @@ import logging
 import numpy as np
 import pytest
 
-from dexnet_core.synth.meshes import in_val_split, list_sources, load_object_library
+from dexnet_core.synth.meshes import in_val_split, list_sources, load_object_library, stable_poses
 
 
 def test_parts_become_one_watertight_body_with_stable_poses(mesh_dir, tmp_path):
@@ -48,3 +48,34 @@ def test_random_urdfs_scale_is_read_from_urdf():
 def test_bad_split_name():
     with pytest.raises(ValueError, match="split"):
         load_object_library("test")
+
+
+def test_round_objects_get_stable_poses(tmp_path):
+    trimesh = pytest.importorskip("trimesh")
+    d = tmp_path / "round"
+    d.mkdir()
+    trimesh.creation.icosphere(2, radius=0.04).export(d / "ball.stl")  # 320 poses of 0.3% each
+    trimesh.creation.uv_sphere(radius=0.03, count=[16, 16]).export(d / "uv_ball.obj")
+    trimesh.creation.icosphere(2, radius=1.0).apply_scale([0.045, 0.032, 0.03]).export(d / "lemon.ply")
+    objs = load_object_library("all", source=d, cache_dir=tmp_path / "cache")
+    assert sorted(o.name for o in objs) == ["ball.stl", "lemon.ply", "uv_ball.obj"]
+    for o in objs:
+        assert 3 <= len(o.pose_probs) <= 10 and abs(o.pose_probs.sum() - 1) < 1e-9
+        for pose in o.stable_poses:
+            z = o.mesh.vertices @ pose[2, :3] + pose[2, 3]
+            assert abs(z.min()) < 1e-6
+    # the lemon rests on its side: its long axis (x) lies flat in every pose
+    lemon = next(o for o in objs if o.name == "lemon.ply")
+    assert all(abs(pose[2, 0]) < 0.35 for pose in lemon.stable_poses)
+
+
+def test_poses_of_other_bodies_are_trimesh_poses_unchanged():
+    trimesh = pytest.importorskip("trimesh")
+    body = trimesh.creation.box([0.05, 0.08, 0.12])
+    knob = trimesh.creation.box([0.02, 0.02, 0.03]).apply_translation([0, 0, 0.07])
+    body = trimesh.util.concatenate([body, knob])
+    poses, probs = stable_poses(body)
+    ref, ref_p = trimesh.poses.compute_stable_poses(body, n_samples=1, seed=0)
+    keep = ref_p >= 0.01
+    assert np.array_equal(poses, np.asarray(ref)[keep][:10])
+    assert np.allclose(probs, ref_p[keep][:10] / ref_p[keep][:10].sum())

@@ -1,8 +1,13 @@
+import logging
+from pathlib import Path
+
 import pytest
 import yaml
 
 from dexnet_core.errors import ConfigError
 from dexnet_core.train.config import config_from_dict, load_config, resolve_data_settings
+
+ROOT = Path(__file__).resolve().parents[3]
 
 REFERENCE_YAML = """
 name: dexnet3_base
@@ -85,6 +90,11 @@ def test_dataset_yaml_defaults_and_precedence():
     ({"training": {"dataset_path": "x", "pos_weight": 0.5}}, "training.pos_weight must be >= 1"),
     ({"augmentation": {"gp_sigma": -1}, "training": {"dataset_path": "x"}}, "augmentation.gp_sigma"),
     ({"outputs": {"val_print_every": 0}, "training": {"dataset_path": "x"}}, "outputs.val_print_every"),
+    ({"training": {"dataset_path": "x", "ordered_split": True, "split": "object"}},
+     "both choose the split; give one of them"),
+    ({"training": {"dataset_path": "x", "prediction_threshold": 1.5}}, "training.prediction_threshold"),
+    ({"recipe": "dexnet5", "training": {"dataset_path": "x"}}, "recipe must be one of"),
+    ({"augmentation": {"mode": "seed"}, "training": {"dataset_path": "x"}}, "augmentation.mode"),
 ])
 def test_bad_values_name_the_key(data, message):
     with pytest.raises(ConfigError, match=message.replace(".", r"\.").replace("(", r"\(")):
@@ -111,11 +121,60 @@ def test_overrides(tmp_path):
         load_config(tmp_path / "missing.yaml")
 
 
-def test_shipped_example_configs_load():
-    from pathlib import Path
+def test_malformed_yaml_is_one_line_with_its_place(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("training:\n  dataset_path: x\n  batch_size: [64\noptimizer: {}\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    text = str(info.value)
+    assert "\n" not in text and text.startswith(f"{path}: not valid YAML (") and "line 4" in text
+    path.write_text("training:\n  dataset_path: x\n")
+    with pytest.raises(ConfigError, match=r"override 'training.batch_size=\[64': value is not valid YAML"):
+        load_config(path, ["training.batch_size=[64"])
 
-    configs = sorted((Path(__file__).resolve().parents[3] / "config" / "train").glob("*.yaml"))
+
+def test_shipped_example_configs_load():
+    configs = sorted((ROOT / "config" / "train").glob("*.yaml"))
     assert {p.stem for p in configs} >= {"dexnet2", "dexnet3", "dexnet2_pj_small", "dexnet3_suction_small"}
     for path in configs:
         cfg = load_config(path)
         assert cfg.run_dir.name == cfg.name
+
+
+def test_reference_files_are_reference_recipes_and_resize_is_ignored(caplog):
+    with caplog.at_level(logging.INFO, logger="dexnet_core.train.config"):
+        cfg = load_config(ROOT / "test" / "fixtures" / "reference_configs" / "dexnet2.yaml")
+    assert cfg.recipe == "reference" and cfg.augmentation.mode == "reference" and not cfg.training.amp
+    assert cfg.report_thresholds == (0.2, 0.5)
+    assert "training.resize: False ignored" in caplog.text
+    for data in ({"model": "DexNetBase", "dataset": "dexnet3", "training": {"dataset_path": "x", "seed": 1}},
+                 {"model": "gqcnn_small", "dataset": "dexnet3", "training": {"dataset_path": "x"}},
+                 {"training": {"dataset_path": "x"}}):  # one of our keys, our model, no model
+        ours = config_from_dict(data)
+        assert ours.recipe == "dexnet_ros" and ours.augmentation.mode == "dexnet_ros" and ours.training.amp
+        assert ours.report_thresholds == (0.5,)
+    # overrides do not change the recipe; an explicit threshold goes first
+    cfg = load_config(ROOT / "test" / "fixtures" / "reference_configs" / "dexnet3.yaml",
+                      ["training.num_threads=1", "training.prediction_threshold=0.3"])
+    assert cfg.recipe == "reference" and cfg.report_thresholds == (0.3, 0.2, 0.5)
+    assert config_from_dict({"recipe": "reference", "training": {"dataset_path": "x", "seed": 1}}
+                            ).augmentation.mode == "reference"
+
+
+@pytest.mark.parametrize("name", ["dexnet2", "dexnet3", "dexnet3_efficientnet"])
+def test_shipped_reference_recipes_match_the_reference(name):
+    ours = yaml.safe_load((ROOT / "config" / "train" / f"{name}.yaml").read_text())
+    ref = yaml.safe_load((ROOT / "test" / "fixtures" / "reference_configs" / f"{name}.yaml").read_text())
+    for raw in (ours, ref):  # where the files live and the optional logging are ours to choose
+        del raw["training"]["dataset_path"], raw["outputs"]["save_directory"], raw["training"]["wandb"]
+        raw["training"].pop("resize", None)
+    assert ours == ref
+    assert load_config(ROOT / "config" / "train" / f"{name}.yaml").recipe == "reference"
+
+
+def test_ordered_split_chooses_the_split():
+    def kind(**training):
+        return config_from_dict({"training": {"dataset_path": "x", **training}}).training.split_kind
+
+    assert (kind(), kind(ordered_split=True), kind(ordered_split=False), kind(split="object")) == (
+        "auto", "ordered", "random", "object")

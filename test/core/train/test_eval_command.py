@@ -77,3 +77,22 @@ def test_eval_symmetries_average_the_flipped_crops(config_dict, dataset, capsys)
                "--symmetries", "8"])
     err = capsys.readouterr().err.strip()
     assert rc == 1 and "parallel_jaw grasp has symmetry counts (1, 2, 4), got 8" in err and "\n" not in err
+
+
+def test_eval_threshold_flag_and_json_say_which(config_dict, tmp_path, capsys):
+    config_dict["training"]["max_steps"] = 5
+    run = train(config_from_dict(config_dict), device="cpu").run_dir
+    dataset = config_dict["training"]["dataset_path"]
+    reports = {}
+    for threshold in (None, "0.2"):
+        out = tmp_path / f"eval_{threshold}"
+        extra = ["--threshold", threshold] if threshold else []
+        assert main(["eval", "--checkpoint", str(run / "last.pt"), "--dataset", dataset, "--out", str(out),
+                     "--no-plot", *extra]) == 0
+        reports[threshold] = json.loads((out / "metrics.json").read_text())
+    assert reports[None]["prediction_threshold"] == 0.5 and list(reports[None]["at_threshold"]) == ["0.5"]
+    low = reports["0.2"]
+    assert low["prediction_threshold"] == 0.2 and low["recipe"] == "dexnet_ros"
+    assert low["tp"] + low["fp"] >= reports[None]["tp"] + reports[None]["fp"]  # a lower bar predicts more
+    assert main(["eval", "--checkpoint", str(run / "last.pt"), "--dataset", dataset, "--threshold", "2"]) == 1
+    assert "--threshold must be in (0, 1), got 2.0" in capsys.readouterr().err

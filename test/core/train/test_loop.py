@@ -129,3 +129,54 @@ def test_mixed_precision_training_on_cuda(config_dict):
     resumed = train(config_from_dict(config_dict, ["outputs.save_name=cuda", "training.num_epochs=3"]),
                     device="cpu", resume=True)
     assert resumed.epoch == 3
+
+
+def test_val_print_every_counts_steps(config_dict):
+    config_dict["training"].update(max_steps=12, num_epochs=5)
+    config_dict["outputs"]["val_print_every"] = 4  # steps, as the reference reads it
+    result = train(config_from_dict(config_dict), device="cpu")
+    logged = [json.loads(line) for line in (result.run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in logged if "val/loss" in r] == [4, 8, 12]
+
+
+def test_ordered_split_is_honoured_despite_object_labels(config_dict, caplog):
+    import logging
+
+    config_dict["training"].update(max_steps=1, ordered_split=True)
+    with caplog.at_level(logging.INFO, logger="dexnet_core.train.loop"):
+        result = train(config_from_dict(config_dict), device="cpu")
+    split = Split.load(result.run_dir / "split.npz")
+    assert split.kind == "ordered"
+    np.testing.assert_array_equal(split.val, np.arange(160))  # first 20%, as the reference
+    assert "ordered_split: True: ordered split, although the dataset has object_labels" in caplog.text
+    from dexnet_core.train.evaluate import evaluate_checkpoint
+
+    gqm = load_checkpoint(result.run_dir / "last.pt")  # without the stored split, eval makes the same kind
+    assert evaluate_checkpoint(gqm, config_dict["training"]["dataset_path"]).split.kind == "ordered"
+
+
+def test_missing_dataset_path_is_named(config_dict, tmp_path, capsys):
+    import yaml
+
+    from dexnet_core.cli import main
+
+    config_dict["dataset"] = "custom"
+    config_dict["training"]["dataset_path"] = str(tmp_path / "no_such_dataset")
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(config_dict))
+    assert main(["train", "--config", str(path), "--device", "cpu"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("dexnet train: error: training.dataset_path: ") and "no_such_dataset" in err
+    assert "gripper" not in err and "\n" not in err
+
+
+def test_wandb_without_the_package_is_one_warning(config_dict, monkeypatch, caplog):
+    import logging
+    import sys
+
+    monkeypatch.setitem(sys.modules, "wandb", None)  # import wandb raises ImportError
+    config_dict["training"].update(max_steps=1, wandb=True)
+    with caplog.at_level(logging.WARNING):
+        result = train(config_from_dict(config_dict), device="cpu")
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert result.step == 1 and len(warnings) == 1 and "wandb is not installed" in warnings[0]
