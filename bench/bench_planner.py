@@ -7,7 +7,7 @@ Stages are wall-clock seconds; "cpu time" (all threads) shows how much a busy ma
 ``--depth-model`` adds a parallel-jaw model with a gripper-depth input (``--depth-bins`` per pixel).
 
     python bench/bench_planner.py [--frames 20] [--threads 1] [--num-angles 16] [--stride 4] [--depth-model]
-                                  [--jaw-symmetries 2] [--suction-symmetries 8]
+                                  [--jaw-symmetries 2] [--suction-symmetries 8] [--backend onnxruntime]
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from dexnet_core.models.checkpoint import (
     load_checkpoint,
 )
 from dexnet_core.models.pretrained import list_pretrained
-from dexnet_core.planning.config import PlannerConfig
+from dexnet_core.planning.config import BACKENDS, PlannerConfig
 from dexnet_core.planning.planner import GraspPlanner
 
 SHIPPED = {"suction": "dexnet3_suction_small", "parallel_jaw": "dexnet2_pj_small"}
@@ -84,16 +84,19 @@ def main() -> None:
                         help="parallel jaw: crop symmetries averaged (1, 2 or 4)")
     parser.add_argument("--suction-symmetries", type=int, default=PlannerConfig.suction_symmetries,
                         help="suction: turns / mirror images averaged (1, 2, 4 or 8)")
+    parser.add_argument("--backend", choices=BACKENDS, default=PlannerConfig.backend,
+                        help="runs the network: torch, or onnxruntime (the exported ONNX graph)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     rng = np.random.default_rng(0)
     frames = [scene(rng) for _ in range(args.frames)]
     print(f"planner latency, {args.frames} frames 640x480, torch threads {args.threads}, "
-          f"stride {args.stride}")
+          f"stride {args.stride}, backend {args.backend}")
     runs = [("suction", False), ("parallel_jaw", False)] + [("parallel_jaw", True)] * args.depth_model
     for gripper, uses_depth in runs:
         config = PlannerConfig(num_angles=args.num_angles, stride=args.stride, depth_bins=args.depth_bins,
-                               jaw_symmetries=args.jaw_symmetries, suction_symmetries=args.suction_symmetries)
+                               jaw_symmetries=args.jaw_symmetries, suction_symmetries=args.suction_symmetries,
+                               backend=args.backend)
         planner, label = planner_for(gripper, config, uses_depth)
         planner.plan(frames[0], PRIMESENSE)  # warm-up
         stages: dict[str, list[float]] = {}

@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("dexnet_core.train.command", "train a GQ-CNN from a YAML config (reference keys accepted)"),
     "eval": ("dexnet_core.train.eval_command", "evaluate a checkpoint on a dataset: metrics and PR curve"),
     "convert": ("dexnet_core.models.convert_command", "convert a GQ-CNN checkpoint to an FC-GQ-CNN"),
+    "export": ("dexnet_core.models.export_command", "export a checkpoint to ONNX (crops or heatmap graph)"),
     "models": ("dexnet_core.models.models_command", "list the registered architectures and shipped models"),
     "synth": ("dexnet_core.synth.command", "synthesize a Dex-Net-format dataset from meshes"),
     "plan": ("dexnet_core.planning.command", "plan grasps on a depth image: grasps JSON and overlay PNG"),

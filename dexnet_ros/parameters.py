@@ -9,7 +9,7 @@ from typing import Any
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, ParameterType
 from rclpy.node import Node
 
-from dexnet_core.planning.config import PlannerConfig
+from dexnet_core.planning.config import BACKENDS, PlannerConfig
 
 _TYPES = {bool: ParameterType.PARAMETER_BOOL, int: ParameterType.PARAMETER_INTEGER,
           float: ParameterType.PARAMETER_DOUBLE, str: ParameterType.PARAMETER_STRING}
@@ -119,6 +119,8 @@ PLANNER_PARAMS = (
               "the cup, m", 0.0, 1.0),
     ParamSpec("cup_stretch_m", 0.008, "suction: lip-rim points may lie this far behind the lip plane and "
               "still seal, m", 0.0001, 1.0),
+    ParamSpec("backend", "torch", "runs the network: torch, or onnxruntime (the exported ONNX graph; CPU "
+              "execution provider, CUDA with onnxruntime-gpu on device cuda)", choices=BACKENDS),
 )
 HEATMAP_PARAMS = MODEL_PARAMS + NODE_PARAMS + PLANNER_PARAMS
 

@@ -103,6 +103,22 @@ class FCGQCNN(nn.Module):
         logits = self._head(trunk, dilation, z_bias)[:, :, :: stride // step, :: stride // step]
         return torch.sigmoid(logits if per_depth else logits[:, 0])
 
+    def portable_forward(self, im: torch.Tensor, z: torch.Tensor | None = None, stride: int = 1
+                         ) -> torch.Tensor:
+        """``forward``'s whole-image map ('valid' padding: exact; 'same': the reference FC semantics) from
+        plain tensor ops only, for graph export (ONNX): the trunk without the CPU inference plan, ``fc`` as
+        one direct dilated convolution over the whole map (no FFT, no chunking). ``z`` (B, K) -> (B, K, Ho,
+        Wo); without a depth input -> (B, Ho, Wo). Call it with autograd enabled (see ``_trunk``)."""
+        m = self.model
+        step = math.gcd(stride, m.pool_factor)
+        trunk, dilation = self._trunk(im, step)
+        h = F.conv2d(trunk, self.fc_kernel(), m.fc.bias, dilation=dilation)  # (B, fc_size, Ho, Wo)
+        b, fc_size, ho, wo = h.shape
+        z_bias = None if z is None else m.z_bias(z.reshape(-1)).view(b, -1, fc_size)
+        logits = self._positions_to_logits(h.flatten(2).transpose(1, 2), z_bias).reshape(b, -1, ho, wo)
+        q = torch.sigmoid(logits[:, :, :: stride // step, :: stride // step])
+        return q if z is not None else q[:, 0]
+
     # -- exact crop evaluation ('same' padding) --------------------------------------------------------
 
     def _crop_logits(self, im: torch.Tensor, z: torch.Tensor | None, stride: int) -> torch.Tensor:

@@ -18,7 +18,7 @@ import numpy as np
 from dexnet_core.camera import CameraIntrinsics
 from dexnet_core.errors import MissingExtraError, yaml_error_line
 from dexnet_core.models.pretrained import DEFAULT_MODELS, check_gripper
-from dexnet_core.planning.config import PlannerConfig
+from dexnet_core.planning.config import BACKENDS, PlannerConfig
 from dexnet_core.planning.preprocess import depth_to_metres
 
 logger = logging.getLogger(__name__)
@@ -53,6 +53,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-clearance", action="store_true",
                         help="keep grasps whose gripper would hit the observed surface (no clearance check)")
     parser.add_argument("--device", default="auto", help="torch device: auto, cpu, cuda")
+    parser.add_argument("--backend", choices=BACKENDS, default=PlannerConfig.backend,
+                        help="runs the network: torch, or onnxruntime (the exported ONNX graph)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -74,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     strides = {"stride": args.stride, "suction_stride": args.stride} if args.stride else {}
     config = PlannerConfig(top_k=args.top_k, num_angles=args.num_angles, roi=roi,
                            clearance_check=not args.no_clearance, jaw_symmetries=args.jaw_symmetries,
-                           suction_symmetries=args.suction_symmetries, **strides)
+                           suction_symmetries=args.suction_symmetries, backend=args.backend, **strides)
     model = args.model or DEFAULT_MODELS[args.gripper or "parallel_jaw"]
     planner = GraspPlanner.from_checkpoint(model, config, device=args.device, bare_gripper=args.gripper)
     if args.gripper:

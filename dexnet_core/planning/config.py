@@ -8,6 +8,8 @@ from typing import Any
 
 from dexnet_core.models.symmetries import SYMMETRY_GROUPS
 
+BACKENDS = ("torch", "onnxruntime")
+
 
 @dataclass(frozen=True)
 class PlannerConfig:
@@ -56,8 +58,12 @@ class PlannerConfig:
     # cup (lip at the contact): what the lip can conform to
     cup_stretch_m: float = 0.008  # suction: lip-rim points may lie this far behind the lip plane and still
     # seal (how far the cup stretches; max_stretch of the synth labels' SuctionCup)
+    backend: str = "torch"  # runs the FC network: torch, or onnxruntime (the exported ONNX graph, see
+    # dexnet_core/models/export.py; CPU execution provider, CUDA with onnxruntime-gpu on a cuda device)
 
     def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise ValueError(f"planner.backend must be one of {BACKENDS}, got {self.backend!r}")
         _positive_int(self, "num_angles", "depth_bins", "top_k", "crop_size_px", "stride", "suction_stride",
                       "normal_window_px")
         for key, gripper in (("jaw_symmetries", "parallel_jaw"), ("suction_symmetries", "suction")):

@@ -108,6 +108,11 @@ class GraspPlanner:
             self.gqm.fully_convolutional(self.config.exact_fc)
         except TypeError as exc:
             raise ValueError(f"planning needs a fully convolutional model; {gqm.arch!r}: {exc}") from exc
+        self._heatmap = self.gqm.heatmap  # the FC network: torch, or the exported graph in onnxruntime
+        if self.config.backend == "onnxruntime":
+            from dexnet_core.models.onnx_backend import onnx_heatmap
+
+            self._heatmap = onnx_heatmap(self.gqm, self.stride, self.device, self.config.exact_fc)
 
     @classmethod
     def from_checkpoint(cls, path_or_name: str, config: PlannerConfig | None = None,
@@ -226,7 +231,7 @@ class GraspPlanner:
         im = canvas.sample(scene)
         with torch.inference_mode():
             z = None if bins is None else torch.as_tensor(bins, dtype=torch.float32, device=self.device)[None]
-            qb = symmetry_mean(lambda x: self.gqm.heatmap(x, z, stride=stride, exact=exact), im,
+            qb = symmetry_mean(lambda x: self._heatmap(x, z, stride=stride, exact=exact), im,
                                self.symmetries)[0].float().cpu().numpy()
         if self.gqm.gripper == "suction":  # the cup check runs best-first at selection (_select_sealable)
             return AngleGrid(angle, qb, np.full_like(qb, np.nan), to_input)

@@ -2,7 +2,8 @@
 
 Example: ``dexnet synth data/dexnet2_synth --gripper parallel_jaw -n 500000 --workers 2``; camera and sensor
 realism: ``--sensor mix --camera-tilt 30 --camera-distance 0.4 1.2 --focal-px 380 1100
---image-sizes 640x480,848x480,1280x720``.
+--image-sizes 640x480,848x480,1280x720``; on many machines add ``--task I/N`` (or ``--shards A:B``) per
+process, then check with ``dexnet synth --verify DIR``.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import argparse
 import dataclasses
 import logging
 import math
+import sys
 
 from dexnet_core.synth.antipodal import ParallelJawGripper
 from dexnet_core.synth.families import FAMILIES, MIX_EXAMPLE, library_info, parse_mesh_spec
@@ -25,7 +27,13 @@ logger = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("output", help="dataset folder (created; re-run the same command to resume)")
+    parser.add_argument("output", nargs="?",
+                        help="dataset folder (created; re-run the same command to resume)")
+    part = parser.add_mutually_exclusive_group()
+    part.add_argument("--shards", help="write only shards A:B (B exclusive); other processes write the rest")
+    part.add_argument("--task", help="write the I-th (from 0) of N contiguous shard ranges, e.g. "
+                      "$SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT")
+    part.add_argument("--verify", metavar="DIR", help="check a finished dataset and print what to re-run")
     parser.add_argument("--gripper", choices=GRIPPERS, default="parallel_jaw")
     parser.add_argument("-n", "--num-datapoints", type=int, default=10000)
     parser.add_argument("--seed", type=int, default=0, help="dataset seed: shard k depends on (seed, k) only")
@@ -118,6 +126,14 @@ def camera_range(args: argparse.Namespace) -> CameraRange:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.verify:
+        from dexnet_core.synth.verify import verify_dataset
+
+        report = verify_dataset(args.verify)
+        sys.stdout.write("\n".join(report.lines()) + "\n")
+        return 0 if report.ok else 1
+    if args.output is None:
+        raise ValueError("give the dataset folder (or --verify DIR)")
     jaw = ParallelJawGripper(max_width=args.jaw_width, finger_length=args.finger_length,
                              tip_depth=args.tip_depth)
     check_sensor(args.sensor)
@@ -126,6 +142,12 @@ def run(args: argparse.Namespace) -> int:
                       scale_jitter=args.scale_jitter, jaw=jaw,
                       cup=SuctionCup(cup_radius=args.cup_radius), camera=camera_range(args),
                       sensor=args.sensor)
+    shards = None
+    if args.shards or args.task:
+        from dexnet_core.synth.ranges import parse_shards, parse_task
+
+        shards = parse_shards(args.shards, cfg.num_shards) if args.shards else parse_task(args.task,
+                                                                                         cfg.num_shards)
     mix = parse_mesh_spec(args.meshes)
     objects = load_object_library(args.split, source=args.meshes, cache_dir=args.cache_dir,
                                   val_fraction=args.val_fraction, split_seed=args.split_seed,
@@ -133,7 +155,9 @@ def run(args: argparse.Namespace) -> int:
     info = {"source": str(args.meshes), "split": args.split, "val_fraction": args.val_fraction,
             "split_seed": args.split_seed, "families": library_info(objects, mix)}
     meta = synthesize(args.output, cfg, objects, workers=args.workers, mesh_info=info,
-                      progress=not args.no_progress)
+                      progress=not args.no_progress, shards=shards)
+    if "label_stats" not in meta:  # other ranges still missing
+        return 0
     stats = meta["label_stats"]
     logger.info("%s: %d datapoints, %.1f%% positive (%s > %g), im_mean %.4f im_std %.4f", args.output,
                 meta["num_datapoints"], 100 * stats["positive_fraction"], meta["label_field"],

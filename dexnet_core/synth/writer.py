@@ -3,7 +3,9 @@
 A shard is complete when every field file ``tensors/<field>_NNNNN.npz`` exists; each file is written to a
 hidden temporary name and renamed, so a killed run leaves only whole files. Shard content depends only on
 (config, objects, shard index), so re-running the same command regenerates exactly the missing shards and
-ends with the same dataset as an uninterrupted run.
+ends with the same dataset as an uninterrupted run, and processes on several machines may write disjoint
+ranges of shards into one folder (see ranges.py); whichever finds every shard present at its end writes
+the dataset statistics into dataset.yaml.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import logging
 import multiprocessing as mp
 import os
+import socket
 import time
 from pathlib import Path
 
@@ -19,6 +22,7 @@ import numpy as np
 from dexnet_core.errors import DatasetError
 from dexnet_core.synth.generate import CameraRange, SynthConfig, generate_shard
 from dexnet_core.synth.meshes import ObjectMesh
+from dexnet_core.synth.ranges import claim_range
 from dexnet_core.synth.sensors import get_sensor
 
 logger = logging.getLogger(__name__)
@@ -40,11 +44,16 @@ def shard_done(root: Path, cfg: SynthConfig, index: int) -> bool:
     return all(shard_path(root, f, index).exists() for f in field_names(cfg))
 
 
+def _tmp_name(final: Path) -> Path:
+    """Hidden temporary name of ``final``, unique per host and process (several machines, one folder)."""
+    return final.parent / f".{final.name}.{socket.gethostname()}.{os.getpid()}.tmp"
+
+
 def write_shard(root: Path, index: int, data: dict[str, np.ndarray]) -> None:
     """Write every field of one shard atomically (temporary file, then rename)."""
     for field, arr in data.items():
         final = shard_path(root, field, index)
-        tmp = final.parent / f".{final.stem}.{os.getpid()}.tmp"
+        tmp = _tmp_name(final)
         with open(tmp, "wb") as f:
             np.savez(f, arr)
         os.replace(tmp, final)
@@ -120,14 +129,19 @@ def _check_existing(root: Path, cfg: SynthConfig, meta: dict) -> None:
         new["meshes"] = {k: v for k, v in new["meshes"].items() if k in old["meshes"]}
     for key in ("seed", "gripper", "parameters", "meshes"):
         if key in old and old[key] != new[key]:
-            raise DatasetError(f"{root} holds a dataset made with a different {key!r}; use another folder "
+            what = repr(key)
+            if isinstance(old[key], dict) and isinstance(new[key], dict):
+                keys = sorted(k for k in {*old[key], *new[key]} if old[key].get(k) != new[key].get(k))
+                what += " (" + ", ".join(f"{k}: {old[key].get(k)!r} there, {new[key].get(k)!r} here"
+                                         for k in keys)[:300] + ")"
+            raise DatasetError(f"{root} holds a dataset made with a different {what}; use another folder "
                                "or the same arguments to resume it")
 
 
 def _write_yaml(root: Path, meta: dict) -> None:
     import yaml
 
-    tmp = root / ".dataset.yaml.tmp"
+    tmp = _tmp_name(root / "dataset.yaml")
     tmp.write_text(yaml.safe_dump(meta, sort_keys=False, default_flow_style=None, width=110))
     os.replace(tmp, root / "dataset.yaml")
 
@@ -157,17 +171,25 @@ def dataset_statistics(root: Path, cfg: SynthConfig, threshold: float) -> dict:
 
 
 def synthesize(root: str | Path, cfg: SynthConfig, objects: list[ObjectMesh], workers: int = 1,
-               mesh_info: dict | None = None, progress: bool = True) -> dict:
+               mesh_info: dict | None = None, progress: bool = True, shards: range | None = None) -> dict:
     """Generate (or finish) the dataset in ``root``; returns the dataset.yaml content.
 
-    objects: the meshes to draw from (their ids go into dataset.yaml); workers: processes.
+    objects: the meshes to draw from (their ids go into dataset.yaml); workers: processes; shards: only
+    this range of shard indices (other processes write the rest, see ranges.py; default: all). The
+    statistics (im_mean, ..., label_stats) are in the result only once every shard is present.
     """
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
+    every = range(cfg.num_shards)
+    shards = every if shards is None else shards
+    if not (shards and 0 <= shards.start and shards.stop <= cfg.num_shards and shards.step == 1):
+        raise ValueError(f"shards must be a non-empty range inside [0, {cfg.num_shards}), got {shards}")
     root = Path(root)
     (root / "tensors").mkdir(parents=True, exist_ok=True)
-    for tmp in (root / "tensors").glob(".*.tmp"):
-        tmp.unlink()
+    mine = {shard_path(root, f, i).name for f in field_names(cfg) for i in shards}
+    for tmp in (root / "tensors").glob(".*.tmp"):  # left by a killed writer of this range
+        if tmp.name[1:].split(".npz.")[0] + ".npz" in mine:
+            tmp.unlink(missing_ok=True)
     meta = {
         "generator_version": GENERATOR_VERSION,
         "gripper": cfg.gripper,
@@ -180,9 +202,12 @@ def synthesize(root: str | Path, cfg: SynthConfig, objects: list[ObjectMesh], wo
         "parameters": cfg.to_dict(),
     }
     _check_existing(root, cfg, meta)
-    _write_yaml(root, meta)
-    todo = [i for i in range(cfg.num_shards) if not shard_done(root, cfg, i)]
-    logger.info("%s: %d of %d shards to generate with %d worker(s)", root, len(todo), cfg.num_shards, workers)
+    if shards != every:
+        claim_range(root, shards)
+    if not (root / "dataset.yaml").exists():  # an existing one matches (checked); it may hold statistics
+        _write_yaml(root, meta)
+    todo = [i for i in shards if not shard_done(root, cfg, i)]
+    logger.info("%s: %d of %d shards to generate with %d worker(s)", root, len(todo), len(shards), workers)
     start = time.perf_counter()
     made = 0
     if todo:
@@ -209,6 +234,12 @@ def synthesize(root: str | Path, cfg: SynthConfig, objects: list[ObjectMesh], wo
     elapsed = time.perf_counter() - start
     if made:
         logger.info("generated %d datapoints in %.1f s (%.0f datapoints/s)", made, elapsed, made / elapsed)
+    missing = sum(not shard_done(root, cfg, i) for i in every)
+    if missing:
+        logger.info("%s: shards %d:%d done; %d of %d shards of the dataset still missing (statistics are "
+                    "written by the process that finds them all)", root, shards.start, shards.stop, missing,
+                    cfg.num_shards)
+        return meta
     meta.update(dataset_statistics(root, cfg, LABEL_THRESHOLD))
     _write_yaml(root, meta)
     return meta
