@@ -164,7 +164,12 @@ def test_holes_are_filled_but_never_grasped(inpaint, tiny_gqm, box_scene, camera
     result = GraspPlanner(tiny_gqm("parallel_jaw"), cfg).plan(depth, camera)
     assert np.isfinite(result.heatmap).all()
     assert (result.heatmap[np.isnan(depth)] == 0).all()
-    assert (result.heatmap[~np.isnan(depth)] > 0).mean() > 0.9
+    inner = np.zeros(depth.shape, bool)
+    inner[20:-20, 20:-20] = True  # crops (37 px here) of centres nearer the border leave the image
+    assert (result.heatmap[~np.isnan(depth) & inner] > 0).mean() > 0.9
+    edge = np.ones(depth.shape, bool)
+    edge[15:-15, 15:-15] = False
+    assert (result.heatmap[edge] == 0).all()
     assert len(result.grasps) == 10
     for g in result.grasps:
         assert np.isfinite(depth[round(g.center_px[1]), round(g.center_px[0])])
@@ -178,7 +183,7 @@ def test_mask_roi_and_workspace_restrict_grasps(tiny_gqm, box_scene, camera):
     cfg = PlannerConfig(top_k=6, nms_radius_px=5.0)
     res = GraspPlanner(gqm, cfg).plan(depth, camera, mask=mask)
     assert all(round(g.center_px[0]) < 50 for g in res.grasps) and len(res.grasps) == 6
-    assert (res.heatmap[:, 50:] == 0).all() and (res.heatmap[:, :50] > 0).mean() > 0.9
+    assert (res.heatmap[:, 50:] == 0).all() and (res.heatmap[20:-20, 20:50] > 0).mean() > 0.9
     cfg = PlannerConfig(top_k=6, nms_radius_px=5.0, roi=(100, 10, 40, 30))
     res = GraspPlanner(gqm, cfg).plan(depth, camera)
     for g in res.grasps:
