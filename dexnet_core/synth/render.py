@@ -68,26 +68,29 @@ class Raycaster:
             n /= np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-20)
             self._normals.append(n.astype(np.float32))
 
-    def cast(self, origins: np.ndarray, directions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def cast(self, origins: np.ndarray, directions: np.ndarray,
+             normals: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """First hits of rays. origins, directions: (n, 3) (directions unit length).
 
         Returns (dist (n,) float32 metres, inf on a miss; geom (n,) int32 mesh index, -1 on a miss;
-        normals (n, 3) float32 outward unit normals, 0 on a miss).
+        normals (n, 3) float32 outward unit normals, 0 on a miss, or None when not asked for).
         """
         o = np.ascontiguousarray(origins, dtype=np.float32).reshape(-1, 3)
         d = np.ascontiguousarray(directions, dtype=np.float32).reshape(-1, 3)
         n = len(o)
-        normals = np.zeros((n, 3), np.float32)
         if n == 0:
-            return np.zeros(0, np.float32), np.zeros(0, np.int32), normals
+            return np.zeros(0, np.float32), np.zeros(0, np.int32), np.zeros((0, 3), np.float32)
         r = self._scene.run(o, d, output=1)
         geom = np.asarray(r["geomID"], dtype=np.int32)
-        prim = np.asarray(r["primID"], dtype=np.int64)
         dist = np.where(geom >= 0, r["tfar"], np.inf).astype(np.float32)
+        if not normals:
+            return dist, geom, None
+        out = np.zeros((n, 3), np.float32)
+        prim = np.asarray(r["primID"], dtype=np.int64)
         for g in np.unique(geom[geom >= 0]):
             sel = geom == g
-            normals[sel] = self._normals[g][prim[sel]]
-        return dist, geom, normals
+            out[sel] = self._normals[g][prim[sel]]
+        return dist, geom, out
 
 
 @functools.lru_cache(maxsize=8)
@@ -111,7 +114,7 @@ def render_window(caster: Raycaster, intrinsics: CameraIntrinsics, camera_pose: 
     pose = np.asarray(camera_pose, dtype=np.float64)
     dirs = rays.reshape(-1, 3) @ pose[:3, :3].T.astype(np.float32)
     origins = np.broadcast_to(pose[:3, 3].astype(np.float32), dirs.shape)
-    dist, geom, _ = caster.cast(origins, dirs)
+    dist, geom, _ = caster.cast(origins, dirs, normals=False)
     depth = (dist * rays.reshape(-1, 3)[:, 2]).astype(np.float32)
     depth[geom < 0] = np.nan
     return depth.reshape(h, w), geom.reshape(h, w)

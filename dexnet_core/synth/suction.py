@@ -78,7 +78,7 @@ def seal(caster: Raycaster, contacts: np.ndarray, approach: np.ndarray, cup: Suc
     v = np.asarray(approach, dtype=np.float64)
     back = 2 * cup.max_stretch + cup.cup_radius
     start = np.asarray(contacts, dtype=np.float64) - v * back
-    dist, geom, _ = caster.cast(start, v)
+    dist, geom, _ = caster.cast(start, v, normals=False)
     hit = geom >= 0
     q = start + v * np.where(hit, dist, np.nan)[:, None]
     e1, e2 = _tangents(v)
@@ -86,7 +86,7 @@ def seal(caster: Raycaster, contacts: np.ndarray, approach: np.ndarray, cup: Suc
     ring = cup.cup_radius * (np.cos(phi)[None, :, None] * e1[:, None]
                              + np.sin(phi)[None, :, None] * e2[:, None])
     origins = (np.where(hit[:, None], q, start) - v * back)[:, None, :] + ring  # (n, m, 3)
-    rd, rg, _ = caster.cast(origins.reshape(-1, 3), np.repeat(v, cup.ring_points, axis=0))
+    rd, rg, _ = caster.cast(origins.reshape(-1, 3), np.repeat(v, cup.ring_points, axis=0), normals=False)
     rd = rd.reshape(len(v), -1).astype(np.float64)
     all_hit = (rg.reshape(len(v), -1) >= 0).all(axis=1) & hit
     stretch = np.abs(rd - back).max(axis=1)  # along the approach, relative to the contact
