@@ -272,14 +272,15 @@ class GraspPlanner:
                 seal: tuple | None) -> list[tuple[int, int, int]]:
         """(grid index, row, col) of the top-k cells after NMS, among cells centred on candidate pixels.
 
-        Cells still to be checked (crops holding filled-in depth: the adverse-fill score; suction with
-        ``seal`` = (filled, intrinsics, cup, mask): the cup check) are checked lazily, best first, in blocks
-        of SELECT_CHECK_BLOCK: a check only lowers a score (or rejects the cell), so once every pick of
-        the current scores is checked they are the picks of checking every cell. Checked scores are
-        written back to the grids (rejected cells -1, 0 in the heatmap).
+        Cells still to be checked (suction with ``seal`` = (filled, intrinsics, cup, mask): the cup check;
+        crops holding filled-in depth: the adverse-fill score) are checked lazily, best first: the cup
+        check in blocks of SEAL_CHECK_BLOCK cells, the adverse fill (a network pass per crop) in blocks of
+        FILL_CHECK_BLOCK. A check only lowers a score (or rejects the cell), so once every pick of the
+        current scores is checked they are the picks of checking every cell. Checked scores are written
+        back to the grids (rejected cells -1, 0 in the heatmap).
         """
         cfg = self.config
-        qs, us, vs, keys, todo = [], [], [], [], []
+        qs, us, vs, keys, holed = [], [], [], [], []
         for g, grid in enumerate(grids):
             u, v = grid.cell_centers()
             i, j = np.nonzero(_on_candidates(u, v, cand))
@@ -287,51 +288,55 @@ class GraspPlanner:
             us.append(u[i, j])
             vs.append(v[i, j])
             keys.append(np.stack([np.full_like(i, g), i, j], axis=1))
-            todo.append(np.full(len(i), True) if seal is not None else grid.observed[i, j] < FULLY_OBSERVED)
-        q, u, v, key, todo = (np.concatenate(a) for a in (qs, us, vs, keys, todo))
+            holed.append(grid.observed[i, j] < FULLY_OBSERVED)
+        q, u, v, key, fill_todo = (np.concatenate(a) for a in (qs, us, vs, keys, holed))
         q = q.astype(np.float64)
+        seal_todo = np.full(len(q), seal is not None)
         while True:
             idx = top_k_nms(q, u, v, k, cfg.nms_radius_px, cfg.min_quality)
-            unchecked = idx[todo[idx]]
-            if not len(unchecked):
+            stages = ((seal_todo, SEAL_CHECK_BLOCK), (fill_todo, FILL_CHECK_BLOCK))
+            stage = next(((todo, size) for todo, size in stages if todo[idx].any()), None)
+            if stage is None:
                 return [tuple(int(x) for x in key[n]) for n in idx]
+            todo, size = stage
+            unchecked = idx[todo[idx]]
             pending = np.flatnonzero(todo & (q >= cfg.min_quality))
-            if len(pending) > SELECT_CHECK_BLOCK:
-                pending = pending[np.argpartition(-q[pending], SELECT_CHECK_BLOCK)[:SELECT_CHECK_BLOCK]]
+            if len(pending) > size:
+                pending = pending[np.argpartition(-q[pending], size)[:size]]
             block = np.union1d(unchecked, pending)
-            q[block] = self._check(grids, key[block], u[block], v[block], q[block], adverse, seal)
+            if todo is seal_todo:
+                q[block] = np.where(self._seals(u[block], v[block], seal), q[block], -1.0)
+            else:
+                q[block] = np.minimum(q[block], self._adverse_scores(grids, key[block], adverse))
             todo[block] = False
             for g, i, j, value in zip(key[block, 0], key[block, 1], key[block, 2], q[block]):
                 grids[g].quality[i, j] = value
 
-    def _check(self, grids: list[AngleGrid], key: np.ndarray, u: np.ndarray, v: np.ndarray, q: np.ndarray,
-               adverse: AdverseFill, seal: tuple | None) -> np.ndarray:
-        """Checked scores of cells ``key`` (n, 3) (grid, row, col) at input pixels (u, v) with scores ``q``:
-        -1 where the cup cannot seal, else the lower of ``q`` and the adverse-fill score (holes.py)."""
+    def _seals(self, u: np.ndarray, v: np.ndarray, seal: tuple) -> np.ndarray:
+        """(n,) bool: the cup can reach and seal on the contacts at input pixels (u, v) (with a mask: its
+        whole lip rim on the mask)."""
         cfg = self.config
-        q = q.copy()
-        if seal is not None:
-            filled, intrinsics, cup, mask = seal
-            rim = lip_ring(cup, cfg.cup_radius_m)
-            surface = _lookup(filled, u, v)
-            normals = surface_normals(filled, intrinsics, u, v, cfg.normal_window_px)
-            rows_px, cols_px, z = cup_pixels(intrinsics, filled.shape, u, v, surface, -normals, cup)
-            gaps = filled[rows_px, cols_px] - z
-            ok = (gaps.min(axis=1) >= -cfg.suction_clearance_margin_m) \
-                & (gaps[:, rim].max(axis=1) <= cfg.cup_stretch_m)
-            if mask is not None:
-                ok &= mask[rows_px[:, rim], cols_px[:, rim]].all(axis=1)
-            q[~ok] = -1.0
+        filled, intrinsics, cup, mask = seal
+        rim = lip_ring(cup, cfg.cup_radius_m)
+        surface = _lookup(filled, u, v)
+        normals = surface_normals(filled, intrinsics, u, v, cfg.normal_window_px)
+        rows_px, cols_px, z = cup_pixels(intrinsics, filled.shape, u, v, surface, -normals, cup)
+        gaps = filled[rows_px, cols_px] - z
+        ok = (gaps.min(axis=1) >= -cfg.suction_clearance_margin_m) \
+            & (gaps[:, rim].max(axis=1) <= cfg.cup_stretch_m)
+        if mask is not None:
+            ok &= mask[rows_px[:, rim], cols_px[:, rim]].all(axis=1)
+        return ok
+
+    def _adverse_scores(self, grids: list[AngleGrid], key: np.ndarray, adverse: AdverseFill) -> np.ndarray:
+        """(n,) adverse-fill scores (holes.py) of cells ``key`` (n, 3) (grid, row, col)."""
+        out = np.empty(len(key))
         for g in np.unique(key[:, 0]):
-            grid = grids[g]
-            sel = np.flatnonzero((key[:, 0] == g) & (q >= 0))
+            grid, sel = grids[g], np.flatnonzero(key[:, 0] == g)
             rows, cols = key[sel, 1], key[sel, 2]
-            holed = grid.observed[rows, cols] < FULLY_OBSERVED
-            sel, rows, cols = sel[holed], rows[holed], cols[holed]
-            if len(sel):
-                depths = grid.gripper_depth[rows, cols] if self.gqm.model.uses_depth else None
-                q[sel] = np.minimum(q[sel], adverse.scores(grid, rows, cols, depths))
-        return q
+            depths = grid.gripper_depth[rows, cols] if self.gqm.model.uses_depth else None
+            out[sel] = adverse.scores(grid, rows, cols, depths)
+        return out
 
     def _grasp(self, grid: AngleGrid, i: int, j: int, filled: np.ndarray,
                intrinsics: CameraIntrinsics) -> Grasp:
@@ -370,7 +375,8 @@ class _Clock:
         self.last = now
 
 
-SELECT_CHECK_BLOCK = 256  # cells checked per step of _select
+SEAL_CHECK_BLOCK = 256  # suction cells cup-checked per step of _select
+FILL_CHECK_BLOCK = 16  # cells scored on the adverse fill per step of _select
 
 
 def _bbox(mask: np.ndarray) -> tuple[int, int, int, int]:

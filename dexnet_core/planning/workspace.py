@@ -5,8 +5,8 @@ the intrinsics, robustly (RANSAC on every ``SAMPLE_STEP_PX``-th pixel, then leas
 whatever the camera's tilt. Its inlier pixels fall into connected patches; each patch's convex hull is the
 region it supports. The chosen patch is the one the camera looks at: the smallest hull holding the image
 centre (inside a bin, the floor between the walls rather than the table around the bin), else the largest
-patch; patches beside it (a table cut in two by a robot arm) are added, patches around it (the table
-outside the bin) are not. A grasp centre must lie ``margin_m`` inside that region (away from walls and
+patch; patches beside it (a table cut in two by a robot arm) are added, patches whose hull covers it (the
+table around a bin) are not. A grasp centre must lie ``margin_m`` inside that region (away from walls and
 rims) and its surface point between ``min_height_m`` and ``max_height_m`` above the plane (on an object,
 not on the surface itself). ``box``: the surface point lies inside an (x, y, z) box of the camera optical
 frame. Modes combine (``"plane,box"``); ``"none"`` keeps every pixel.
@@ -201,9 +201,9 @@ def _support_polygons(plane: SupportPlane, depth_m: np.ndarray, valid: np.ndarra
     centre = np.array([(w - 1) / 2, (h - 1) / 2])
     holding = [k for k in np.argsort(areas) if _inside_distance(hulls[k], centre[None])[0] >= 0]
     chosen = holding[0] if holding else int(np.argmax(sizes))
-    mark = np.stack([bu[labels == keep[chosen]], bv[labels == keep[chosen]]], axis=1).mean(axis=0)
-    picked = [hulls[chosen]] + [p for k, p in enumerate(hulls)
-                                if k != chosen and _inside_distance(p, mark[None])[0] < 0]
+    inner = np.stack([bu[labels == keep[chosen]], bv[labels == keep[chosen]]], axis=1)
+    picked = [hulls[chosen]] + [p for k, p in enumerate(hulls)  # beside it, not around it
+                                if k != chosen and (_inside_distance(p, inner) >= 0).mean() < 0.02]
     return tuple(p for p in picked if _area(p) > 0)
 
 

@@ -212,9 +212,9 @@ def test_best_first_suction_check_picks_what_checking_every_cell_picks(tiny_gqm,
     depth[30:90, 80:120] = 0.60  # edges and a step: many contacts fail the cup check
     gqm = tiny_gqm("suction")
     cfg = PlannerConfig(top_k=12, nms_radius_px=6.0)
-    monkeypatch.setattr(planner_module, "SELECT_CHECK_BLOCK", 10**9)  # every cell in one block
+    monkeypatch.setattr(planner_module, "SEAL_CHECK_BLOCK", 10**9)  # every cell in one block
     everything = GraspPlanner(gqm, cfg).plan(depth, camera)
-    monkeypatch.setattr(planner_module, "SELECT_CHECK_BLOCK", 7)
+    monkeypatch.setattr(planner_module, "SEAL_CHECK_BLOCK", 7)
     best_first = GraspPlanner(gqm, cfg).plan(depth, camera)
     assert len(everything.grasps) == 12
     assert [g.to_dict() for g in best_first.grasps] == [g.to_dict() for g in everything.grasps]
