@@ -164,11 +164,12 @@ class GraspPlanner:
                                        cfg.max_height_m, cfg.plane_margin_m, cfg.workspace_box)
         clock.lap("workspace")
         cand = candidate_mask(depth, valid, mask, cfg.roi, cfg.min_depth_m, cfg.max_depth_m) & workspace.mask
+        fell_back = f" ({workspace.fallback}: planned without the plane)" if workspace.fallback else ""
         if not cand.any():
             raise NoValidGraspError(
                 f"no pixel can hold a grasp: {int(valid.sum())} valid depth pixels, none inside the "
                 f"mask/ROI, depths [{cfg.min_depth_m}, {cfg.max_depth_m}] m and workspace "
-                f"{'+'.join(workspace.modes) or 'none'}")
+                f"{'+'.join(workspace.modes) or 'none'}{fell_back}")
         filled = inpaint_depth(depth, valid) if cfg.inpaint else np.where(valid, depth, depth[valid].max())
         clock.lap("preprocess")
 
@@ -204,7 +205,7 @@ class GraspPlanner:
         clock.lap("heatmap")
         if not grasps:
             raise NoValidGraspError(f"no grasp reaches min_quality {cfg.min_quality} "
-                                    f"(best {float(heatmap.max()):.3f})")
+                                    f"(best {float(heatmap.max()):.3f}){fell_back}")
         logger.debug("planned %d grasps, best q=%.3f, timings %s", len(grasps), grasps[0].q_value,
                      clock.timings)
         return PlanResult(grasps, heatmap, clock.timings, scale, workspace)
