@@ -19,6 +19,7 @@ setup(
                   "rtree", "networkx"],
         "viz": ["matplotlib"],
         "log": ["tensorboard", "wandb"],
+        "bag": ["rosbags"],
         "dev": ["pytest", "ruff"],
     },
     entry_points={"console_scripts": ["dexnet = dexnet_core.cli:main"]},
