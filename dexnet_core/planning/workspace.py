@@ -8,7 +8,9 @@ centre (inside a bin, the floor between the walls rather than the table around t
 patch; patches beside it (a table cut in two by a robot arm) are added, patches whose hull covers it (the
 table around a bin) are not. A grasp centre must lie ``margin_m`` inside that region (away from walls and
 rims) and its surface point between ``min_height_m`` and ``max_height_m`` above the plane (on an object,
-not on the surface itself). ``box``: the surface point lies inside an (x, y, z) box of the camera optical
+not on the surface itself), and not on a thing that reaches the image border (a robot arm or fixture
+entering the view, an object cut off by the border: each connected part of what stands on the plane that
+touches the border is left out). ``box``: the surface point lies inside an (x, y, z) box of the camera optical
 frame. Modes combine (``"plane,box"``); ``"none"`` keeps every pixel.
 
 No plane (too few valid pixels, no plane holding ``MIN_PLANE_SHARE`` of them, or only planes tilted more
@@ -97,8 +99,10 @@ def estimate_workspace(depth_m: np.ndarray, valid: np.ndarray, intrinsics: Camer
             used.append("plane")
             with np.errstate(invalid="ignore"):
                 height = plane.heights(depth_m, intrinsics)
-                mask &= (height >= min_height_m) & (height <= max_height_m)
+                above = valid & (height >= min_height_m)
+                mask &= above & (height <= max_height_m)
             mask &= _support_region(plane.polygons_px, depth_m.shape, plane.margin_px)
+            mask &= ~_entering(above & _support_region(plane.polygons_px, depth_m.shape, 0.0))
     if "box" in modes:
         if box is None:
             raise ValueError("workspace mode 'box' needs workspace_box "
@@ -226,6 +230,22 @@ def _support_region(polygons: tuple[np.ndarray, ...], shape: tuple[int, int], ma
         inside |= _inside_distance(poly, pts) >= margin_px
     grid = inside.reshape(us.shape)
     return np.repeat(np.repeat(grid, s, axis=0), s, axis=1)[:h, :w]
+
+
+def _entering(above: np.ndarray) -> np.ndarray:
+    """(H, W) bool: the things standing on the plane that reach the image border (a robot arm, a fixture,
+    an object cut off by the border): 4-connected parts of ``above`` (H, W) on blocks of 2 REGION_STEP_PX
+    pixels square (a block is on when one of its pixels is) that touch the outermost blocks."""
+    b = 2 * REGION_STEP_PX
+    h, w = above.shape
+    bh, bw = -(-h // b), -(-w // b)
+    padded = np.zeros((bh * b, bw * b), dtype=bool)
+    padded[:h, :w] = above
+    blocks = padded.reshape(bh, b, bw, b).any(axis=(1, 3))
+    labels = _components(blocks)
+    edge = np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])
+    out = np.isin(labels, edge[edge >= 0])
+    return np.repeat(np.repeat(out, b, axis=0), b, axis=1)[:h, :w]
 
 
 def _components(mask: np.ndarray) -> np.ndarray:

@@ -36,6 +36,7 @@ def test_tilted_table_plane_height_band_and_holes():
     depth, n, offset = plane_depth(k, 25.0, 0.8)
     raise_by(depth, k, n, (slice(200, 280), slice(280, 360)), 0.05)  # a 5 cm box
     raise_by(depth, k, n, (slice(60, 120), slice(100, 160)), 0.5)  # far above max_height_m
+    raise_by(depth, k, n, (slice(380, 480), slice(500, 540)), 0.1)  # an arm entering from the border
     rng = np.random.default_rng(0)
     depth += rng.normal(0, 0.0007, depth.shape).astype(np.float32)
     depth[rng.random(depth.shape) < 0.3] = np.nan
@@ -49,7 +50,9 @@ def test_tilted_table_plane_height_band_and_holes():
     table = np.ones(depth.shape, bool)
     table[190:290, 270:370] = False
     table[50:130, 90:170] = False
+    table[370:, 490:550] = False
     assert not ws.mask[table].any()  # the table itself
+    assert not ws.mask[380:, 500:540].any()  # the arm
     assert not ws.mask[65:115, 105:155].any()  # too high
     heights = ws.plane.heights(depth, k)
     assert np.nanmedian(heights[205:275, 285:355]) == pytest.approx(0.05, abs=0.002)
