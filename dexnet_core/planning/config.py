@@ -25,7 +25,7 @@ class PlannerConfig:
     roi: tuple[int, int, int, int] | None = None  # (x, y, w, h) region where grasp centres may lie
     min_depth_m: float = 0.1  # workspace: grasp centres only on surfaces at depths in [min, max]
     max_depth_m: float = 3.0
-    workspace: str = "none"  # automatic workspace (workspace.py): "none", "plane" (on objects above the
+    workspace: str = "plane"  # automatic workspace (workspace.py): "none", "plane" (on objects above the
     # fitted support surface), "box" (inside workspace_box) or "plane,box"; a mask restricts further
     min_height_m: float = 0.008  # plane: grasp-centre surface points at least this far above the plane
     max_height_m: float = 0.3  # plane: and at most this far

@@ -14,6 +14,7 @@ from std_msgs.msg import Header
 from visualization_msgs.msg import MarkerArray
 
 from dexnet_core.models.checkpoint import load_checkpoint
+from dexnet_core.planning.config import PlannerConfig
 from dexnet_ros import conversions as conv
 from dexnet_ros.msg import Grasp as GraspMsg
 from dexnet_ros.msg import GraspArray
@@ -255,7 +256,7 @@ def test_workspace_topics_parameters_and_fallback(node, ros, frames):
         header = send(ros, frames)
         assert ros.wait_for("/grasps", same_stamp(header)).grasps
     finally:
-        assert set_param("workspace", "none").successful
+        assert set_param("workspace", PlannerConfig.workspace).successful
 
 
 def test_model_with_a_gripper_depth_input(node, ros, frames, tiny_checkpoints):
