@@ -2,16 +2,18 @@
 
 ``plane``: the support surface (table or bin floor) is fitted as a plane in 3D from the depth image and
 the intrinsics, robustly (RANSAC on every ``SAMPLE_STEP_PX``-th pixel, then least squares on its inliers),
-whatever the camera's tilt. Its inlier pixels fall into connected patches; each patch's convex hull is the
-region it supports. The chosen patch is the one the camera looks at: the smallest hull holding the image
-centre (inside a bin, the floor between the walls rather than the table around the bin), else the largest
-patch; patches beside it (a table cut in two by a robot arm) are added, patches whose hull covers it (the
-table around a bin) are not. A grasp centre must lie ``margin_m`` inside that region (away from walls and
-rims) and its surface point between ``min_height_m`` and ``max_height_m`` above the plane (on an object,
-not on the surface itself), and not on a thing that reaches the image border (a robot arm or fixture
-entering the view, an object cut off by the border: each connected part of what stands on the plane that
-touches the border is left out). ``box``: the surface point lies inside an (x, y, z) box of the camera optical
-frame. Modes combine (``"plane,box"``); ``"none"`` keeps every pixel.
+whatever the camera's tilt; hypotheses are ranked by their inliers, those in the central quarter of the
+image counting ``CENTRE_WEIGHT`` times (the surface the camera looks at). Its inlier pixels fall into
+connected patches; each patch's convex hull is the region it supports. The chosen patch is the one the
+camera looks at: the smallest hull holding the image centre (inside a bin, the floor between the walls
+rather than the table around the bin), else the largest patch; patches beside it (a table cut in two by
+a robot arm) are added, patches whose hull covers it (the table around a bin) are not. A grasp centre
+must lie ``margin_m`` inside that region (away from walls and rims), its surface point between
+``min_height_m`` and ``max_height_m`` above the plane (on an object, not on the surface itself), and not
+on a thing that reaches the image border (a robot arm or fixture entering the view, an object cut off by
+the border: each connected part of what stands on the plane that touches the border is left out).
+``box``: the surface point lies inside an (x, y, z) box of the camera optical frame. Modes combine
+(``"plane,box"``); ``"none"`` keeps every pixel.
 
 No plane (too few valid pixels, no plane holding ``MIN_PLANE_SHARE`` of them, or only planes tilted more
 than ``MAX_PLANE_TILT_DEG`` from the optical axis, as a wall along the view is) falls back to ``none`` for
@@ -34,6 +36,7 @@ RANSAC_HYPOTHESES = 192  # three-point planes tried
 SCORE_SAMPLES = 1200  # sampled pixels the hypotheses are ranked on (the winner is refitted on all)
 PLANE_TOLERANCE_M = 0.004  # inlier distance at the camera; grows with the sensor noise (below)
 NOISE_TOLERANCE_PER_M2 = 4.2e-3  # + 3 sigma of structured-light noise, sigma = 1.4e-3 z^2 (z in m)
+CENTRE_WEIGHT = 4.0  # hypotheses are ranked by inliers, those in the image's central quarter counting 4 times
 MAX_PLANE_TILT_DEG = 60.0  # a support surface faces the camera within this angle (walls along the view fail)
 MIN_PLANE_SHARE = 0.15  # of the sampled valid pixels, on the plane
 MIN_SAMPLES = 60  # valid sampled pixels needed to look for a plane
@@ -153,7 +156,9 @@ def fit_support_plane(depth_m: np.ndarray, valid: np.ndarray, intrinsics: Camera
     score = rng.choice(n, size=min(n, SCORE_SAMPLES), replace=False)  # hypotheses are ranked on these
     sub = pts[score]  # distances written out: tiny products gain nothing from (threaded) BLAS
     dist = sub[:, 0:1] * normals[:, 0] + sub[:, 1:2] * normals[:, 1] + sub[:, 2:3] * normals[:, 2] + offsets
-    counts = (np.abs(dist) <= tol[score, None]).sum(axis=0)
+    central = (np.abs(us[ok][score] - (w - 1) / 2) < w / 4) & (np.abs(vs[ok][score] - (h - 1) / 2) < h / 4)
+    weight = np.where(central, CENTRE_WEIGHT, 1.0)  # the surface the camera looks at: a bin's floor, not
+    counts = weight @ (np.abs(dist) <= tol[score, None])  # the table around it
     best = int(np.argmax(counts))
     normal, offset = normals[best], offsets[best]
     for _ in range(2):  # least-squares refit on the inliers
