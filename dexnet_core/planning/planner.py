@@ -1,7 +1,8 @@
 """Grasp planning on a depth image: preprocess, rescale to the network scale, FC-GQ-CNN heatmaps over
 jaw angles and gripper depths, top-k with non-maximum suppression, 3D poses via the intrinsics.
 
-Stages (``PlanResult.timings``): preprocess (validity, mask/ROI/workspace candidates, hole filling),
+Stages (``PlanResult.timings``): workspace (the automatic workspace of workspace.py: support plane, box),
+preprocess (validity, mask/ROI/depth-range/workspace candidates, hole filling),
 rescale (metric scale from the candidates' median depth, see rescale.py), network (one FC-GQ-CNN pass per
 jaw angle on a rotated canvas, see heatmaps.py; suction: one pass at angle 0), select (top-k with NMS over
 cells centred on candidate pixels), poses (deprojection; suction approach = -surface normal), heatmap
@@ -24,6 +25,11 @@ edge, a hole, strong curvature: no seal) or, given a mask, off the mask (not on 
 Dropped cells score -1 (never selected, 0 in the heatmap), so the next-best grasp is chosen. The suction
 check runs at selection, best cell first, until ``top_k`` grasps survive: the heatmap zeroes only the
 cells it examined.
+
+Holes and image borders (holes.py): a cell whose crop leaves the image or holds more than
+``max_filled_fraction`` of filled-in depth scores -1; a cell whose crop holds filled-in depth keeps the
+lower of its score and the crop-wise score on an adverse fill of the holes (checked at selection, best
+first, like the cup); each grasp reports the observed share of its crop.
 """
 
 from __future__ import annotations
