@@ -27,7 +27,7 @@ $(VENV)/.installed: setup.py
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q $(TORCH)
 	$(PIP) install -q $(ROS_WHEELS)
-	$(PIP) install -q -e '.[vision,synth,viz,log,dev,onnx]'
+	$(PIP) install -q -e '.[vision,synth,viz,log,dev,onnx,bag]'
 	touch $@
 
 $(VENV)/.built: $(VENV)/.installed $(ROS_SOURCES)

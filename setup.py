@@ -20,6 +20,7 @@ setup(
         "viz": ["matplotlib"],
         "log": ["tensorboard", "wandb"],
         "onnx": ["onnx", "onnxruntime", "onnxscript"],
+        "bag": ["rosbags"],
         "dev": ["pytest", "ruff"],
     },
     entry_points={"console_scripts": ["dexnet = dexnet_core.cli:main"]},

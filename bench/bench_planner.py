@@ -8,6 +8,9 @@ Stages are wall-clock seconds; "cpu time" (all threads) shows how much a busy ma
 
     python bench/bench_planner.py [--frames 20] [--threads 1] [--num-angles 16] [--stride 4] [--depth-model]
                                   [--jaw-symmetries 2] [--suction-symmetries 8] [--backend onnxruntime]
+                                  [--workspace plane]
+
+The "workspace" stage is the automatic workspace (support-plane fit, region, height band; 0 with none).
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ from dexnet_core.models.checkpoint import (
 from dexnet_core.models.pretrained import list_pretrained
 from dexnet_core.planning.config import BACKENDS, PlannerConfig
 from dexnet_core.planning.planner import GraspPlanner
+from dexnet_core.planning.preprocess import valid_depth
+from dexnet_core.planning.workspace import estimate_workspace, parse_modes
 
 SHIPPED = {"suction": "dexnet3_suction_small", "parallel_jaw": "dexnet2_pj_small"}
 
@@ -86,17 +91,29 @@ def main() -> None:
                         help="suction: turns / mirror images averaged (1, 2, 4 or 8)")
     parser.add_argument("--backend", choices=BACKENDS, default=PlannerConfig.backend,
                         help="runs the network: torch, or onnxruntime (the exported ONNX graph)")
+    parser.add_argument("--workspace", default=PlannerConfig.workspace,
+                        help="automatic workspace: none, plane, box (needs a box: not here)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     rng = np.random.default_rng(0)
     frames = [scene(rng) for _ in range(args.frames)]
     print(f"planner latency, {args.frames} frames 640x480, torch threads {args.threads}, "
-          f"stride {args.stride}, backend {args.backend}")
+          f"stride {args.stride}, backend {args.backend}, workspace {args.workspace}")
+    modes = parse_modes(args.workspace)
+    if modes:  # the workspace stage alone; CPU time (all threads) is what a busy machine inflates least
+        wall, cpu = [], []
+        for depth in frames:
+            w0, c0 = time.perf_counter(), time.process_time()
+            estimate_workspace(depth, valid_depth(depth), PRIMESENSE, modes)
+            wall.append(time.perf_counter() - w0)
+            cpu.append(time.process_time() - c0)
+        print(f"workspace estimation ({args.workspace}): p50 {np.median(wall) * 1e3:.1f} ms wall, "
+              f"{np.median(cpu) * 1e3:.1f} ms CPU; p90 {np.percentile(wall, 90) * 1e3:.1f} ms wall")
     runs = [("suction", False), ("parallel_jaw", False)] + [("parallel_jaw", True)] * args.depth_model
     for gripper, uses_depth in runs:
         config = PlannerConfig(num_angles=args.num_angles, stride=args.stride, depth_bins=args.depth_bins,
                                jaw_symmetries=args.jaw_symmetries, suction_symmetries=args.suction_symmetries,
-                               backend=args.backend)
+                               backend=args.backend, workspace=args.workspace)
         planner, label = planner_for(gripper, config, uses_depth)
         planner.plan(frames[0], PRIMESENSE)  # warm-up
         stages: dict[str, list[float]] = {}

@@ -17,6 +17,7 @@ from std_msgs.msg import Header
 
 from dexnet_core.camera import CameraIntrinsics
 from dexnet_core.planning.grasp import Grasp
+from dexnet_core.planning.preprocess import image_buffer_view
 from dexnet_ros.msg import Grasp as GraspMsg
 from dexnet_ros.msg import GraspArray
 
@@ -38,18 +39,8 @@ def image_view(msg: Image, dtype: type, what: str = "image") -> np.ndarray:
     No copy is made: the result aliases the message buffer. Raises ValueError, naming the image ``what``
     ("depth image", "mask", ...), when the declared size, step and buffer length disagree.
     """
-    dt = np.dtype(dtype).newbyteorder(">" if msg.is_bigendian else "<")
-    h, w, step, n = int(msg.height), int(msg.width), int(msg.step), len(msg.data)
-    if h <= 0 or w <= 0:
-        raise ValueError(f"{what} '{msg.encoding}' has size {w}x{h}; width and height must be > 0")
-    if step < w * dt.itemsize:
-        raise ValueError(f"{what} step {step} is smaller than width*bytes_per_pixel = {w}*{dt.itemsize}")
-    needed = step * (h - 1) + w * dt.itemsize
-    if n < needed or n > step * h:
-        raise ValueError(f"{what} data has {n} bytes; {w}x{h} '{msg.encoding}' with step {step} "
-                         f"needs {step * h}")
-    buf = np.frombuffer(msg.data, dtype=np.uint8)
-    return np.ndarray((h, w), dtype=dt, buffer=buf, strides=(step, dt.itemsize))
+    return image_buffer_view(msg.data, msg.height, msg.width, msg.step, bool(msg.is_bigendian), dtype,
+                             msg.encoding, what)
 
 
 def image_to_depth(msg: Image, what: str = "depth image") -> np.ndarray:
@@ -184,7 +175,7 @@ def grasp_to_msg(grasp: Grasp, header: Header) -> GraspMsg:
         header=_header_copy(header), pose=grasp_pose(grasp), q_value=float(grasp.q_value),
         grasp_type=GraspMsg.SUCTION if grasp.gripper == "suction" else GraspMsg.PARALLEL_JAW,
         center_px=[float(grasp.center_px[0]), float(grasp.center_px[1])], angle=float(grasp.angle),
-        depth=float(grasp.depth), width=float(grasp.width))
+        depth=float(grasp.depth), width=float(grasp.width), observed_share=float(grasp.observed_share))
 
 
 def grasps_to_msg(grasps: Sequence[Grasp], header: Header) -> GraspArray:

@@ -2,7 +2,8 @@
 
 Subscribes (relative, SensorDataQoS by default): ``depth`` (32FC1 m, 16UC1 mm, 64FC1), ``camera_info``,
 ``mask`` (mono8, only with use_mask). Publishes ``/grasp_heatmap`` (32FC1), ``/grasp_heatmap/color``
-(rgb8 overlay), ``/grasp_pose`` (best grasp), ``/grasps`` (GraspArray), ``/grasp_markers``. Serves
+(rgb8 overlay), ``/grasp_pose`` (best grasp), ``/grasps`` (GraspArray), ``/grasp_markers``, and the
+automatic workspace as ``/grasp_workspace`` (mono8 mask) and ``/grasp_workspace/markers``. Serves
 ``score_crops`` and ``plan_grasps``. A worker thread plans on the newest frame; stale frames are dropped.
 Every planned frame refreshes every output: with no valid grasp the heatmap (zeros where nothing holds),
 an empty ``/grasps``, the overlay and a DELETEALL marker go out with its stamp, and no ``/grasp_pose``.
@@ -35,7 +36,7 @@ from dexnet_core.planning.overlay import heatmap_overlay
 from dexnet_core.planning.planner import GraspPlanner, PlanResult
 from dexnet_ros import conversions as conv
 from dexnet_ros.frame_sync import Frame, FrameSync
-from dexnet_ros.markers import grasp_markers
+from dexnet_ros.markers import grasp_markers, workspace_markers
 from dexnet_ros.msg import GraspArray
 from dexnet_ros.parameters import HEATMAP_PARAMS, MODEL_PARAMS, declare, planner_config
 from dexnet_ros.spin import one_line, run_node
@@ -88,6 +89,8 @@ class HeatmapNode(Node):
         self._pub_pose = self.create_publisher(PoseStamped, "/grasp_pose", 1)
         self._pub_grasps = self.create_publisher(GraspArray, "/grasps", 1)
         self._pub_markers = self.create_publisher(MarkerArray, "/grasp_markers", 1)
+        self._pub_workspace = self.create_publisher(Image, "/grasp_workspace", 1)
+        self._pub_workspace_markers = self.create_publisher(MarkerArray, "/grasp_workspace/markers", 1)
         services = MutuallyExclusiveCallbackGroup()
         self.create_service(ScoreCrops, "score_crops", self._score_crops, callback_group=services)
         self.create_service(PlanGrasps, "plan_grasps", self._plan_grasps, callback_group=services)
@@ -177,6 +180,7 @@ class HeatmapNode(Node):
             self._warn(f"no valid grasp: {one_line(exc)}")
             result = PlanResult([], np.zeros(depth.shape, np.float32) if exc.heatmap is None else exc.heatmap)
         else:
+            self._publish_workspace(result, intr, header)
             ms = result.timings["total"] * 1e3
             self.get_logger().debug(f"planned {len(result.grasps)} grasps in {ms:.1f} ms "
                                     f"({self._sync.dropped} stale frames dropped so far)")
@@ -189,6 +193,18 @@ class HeatmapNode(Node):
         if self._pub_color.get_subscription_count():
             overlay = heatmap_overlay(depth, result.heatmap, result.grasps, intr)
             self._pub_color.publish(conv.rgb_to_image(overlay, header))
+
+    def _publish_workspace(self, result: PlanResult, intr: CameraIntrinsics, header: Header) -> None:
+        """Warn (throttled) when the plane fit fell back; publish the workspace mask and markers while
+        subscribed."""
+        workspace = result.workspace
+        if workspace.fallback:
+            self._warn(f"workspace: {workspace.fallback}; planning without the plane (workspace none)")
+        if self._pub_workspace.get_subscription_count():
+            self._pub_workspace.publish(conv.array_to_image(workspace.mask.astype("uint8") * 255, "mono8",
+                                                            header))
+        if self._pub_workspace_markers.get_subscription_count():
+            self._pub_workspace_markers.publish(workspace_markers(workspace, intr, header))
 
     # ---- services ---------------------------------------------------------------------------------------
     def _score_crops(self, req: ScoreCrops.Request, res: ScoreCrops.Response) -> ScoreCrops.Response:

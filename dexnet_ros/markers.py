@@ -1,15 +1,19 @@
-"""RViz markers for planned grasps: a gripper outline per grasp, coloured by quality (red 0 -> green 1)."""
+"""RViz markers for planned grasps (a gripper outline per grasp, coloured by quality: red 0 -> green 1) and
+for the planner's automatic workspace (the support-plane patches and the workspace box)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 from builtin_interfaces.msg import Duration
 from geometry_msgs.msg import Point, Vector3
 from std_msgs.msg import ColorRGBA, Header
 from visualization_msgs.msg import Marker, MarkerArray
 
+from dexnet_core.camera import CameraIntrinsics
 from dexnet_core.planning.grasp import Grasp
+from dexnet_core.planning.workspace import Workspace
 from dexnet_ros.conversions import grasp_pose
 
 # Gripper outline in the grasp frame (metres): z = approach into the scene, y = jaw closing axis.
@@ -61,4 +65,38 @@ def grasp_markers(grasps: Sequence[Grasp], header: Header, namespace: str = "gra
             m.points = _jaw_outline(g.width)
             m.scale = Vector3(x=LINE_WIDTH_M * thick, y=0.0, z=0.0)
         markers.append(m)
+    return MarkerArray(markers=markers)
+
+
+def workspace_markers(workspace: Workspace, intrinsics: CameraIntrinsics, header: Header,
+                      namespace: str = "workspace") -> MarkerArray:
+    """DELETEALL, then the support plane's supported regions as translucent blue patches (TRIANGLE_LIST, in
+    the camera frame: their image outlines cast onto the plane) and the workspace box as a yellow wire box
+    (LINE_LIST)."""
+    markers = [Marker(header=header, ns=namespace, action=Marker.DELETEALL)]
+    plane = workspace.plane
+    if plane is not None:
+        n = np.asarray(plane.normal)
+        patch = Marker(header=header, ns=namespace, id=0, type=Marker.TRIANGLE_LIST, action=Marker.ADD,
+                       scale=Vector3(x=1.0, y=1.0, z=1.0), color=ColorRGBA(r=0.2, g=0.5, b=1.0, a=0.35))
+        patch.pose.orientation.w = 1.0
+        for poly in plane.polygons_px:
+            rays = np.column_stack([(poly[:, 0] - intrinsics.cx) / intrinsics.fx,
+                                    (poly[:, 1] - intrinsics.cy) / intrinsics.fy, np.ones(len(poly))])
+            along = rays @ n
+            if (along >= 0).any():  # an outline point whose ray never meets the plane
+                continue
+            pts = rays * (-plane.offset / along)[:, None]
+            for k in range(1, len(pts) - 1):  # a fan of the convex outline
+                patch.points += [_p(*pts[0]), _p(*pts[k]), _p(*pts[k + 1])]
+        markers.append(patch)
+    if workspace.box is not None:
+        x0, x1, y0, y1, z0, z1 = workspace.box
+        corners = [(x, y, z) for x in (x0, x1) for y in (y0, y1) for z in (z0, z1)]
+        edges = [(a, b) for a in range(8) for b in range(a + 1, 8) if bin(a ^ b).count("1") == 1]
+        box = Marker(header=header, ns=namespace, id=1, type=Marker.LINE_LIST, action=Marker.ADD,
+                     scale=Vector3(x=LINE_WIDTH_M, y=0.0, z=0.0), color=ColorRGBA(r=1.0, g=0.9, b=0.1, a=1.0))
+        box.pose.orientation.w = 1.0
+        box.points = [_p(*corners[i]) for edge in edges for i in edge]
+        markers.append(box)
     return MarkerArray(markers=markers)

@@ -87,6 +87,19 @@ PLANNER_PARAMS = (
     ParamSpec("nms_radius_px", 20.0, "non-maximum suppression radius, input pixels", 0.0, 1000.0),
     ParamSpec("inpaint", True, "fill missing depth before scoring"),
     ParamSpec("roi", [0, 0, 0, 0], "[x, y, w, h] region for grasp centres, pixels; w = 0: whole image"),
+    ParamSpec("workspace", PlannerConfig.workspace, "automatic workspace: none, plane (objects above the "
+              "fitted support surface), box (inside workspace_box) or plane,box",
+              choices=("none", "plane", "box", "plane,box")),
+    ParamSpec("min_height_m", 0.008, "plane: grasp centres at least this far above the support plane, m",
+              0.0, 10.0),
+    ParamSpec("max_height_m", 0.3, "plane: grasp centres at most this far above the support plane, m",
+              0.0, 10.0),
+    ParamSpec("plane_margin_m", 0.01, "plane: grasp centres this far inside the region the plane supports "
+              "(away from bin walls and rims), m", 0.0, 1.0),
+    ParamSpec("workspace_box", [0.0, 0.0, 0.0, 0.0, 0.0, 0.0], "box: [x_min, x_max, y_min, y_max, z_min, "
+              "z_max] in the camera optical frame, m; all 0 = unset"),
+    ParamSpec("max_filled_fraction", 0.5, "no grasp whose crop holds more filled-in (missing) depth than "
+              "this share", 0.0, 1.0),
     ParamSpec("min_depth_m", 0.1, "workspace: nearest surface depth for a grasp centre, m", 0.0, 20.0),
     ParamSpec("max_depth_m", 3.0, "workspace: farthest surface depth for a grasp centre, m", 0.0, 20.0),
     ParamSpec("crop_size_px", 96, "crop a 32x32 network input covers at the training scale, px", 8, 1024),
@@ -133,4 +146,9 @@ def planner_config(values: dict[str, Any]) -> PlannerConfig:
         raise ValueError(f"parameter roi must be [x, y, w, h], got {roi}")
     cfg["roi"] = tuple(roi) if roi[2] > 0 else None
     cfg["depth_offsets"] = tuple(float(v) for v in cfg["depth_offsets"])
+    box = [float(v) for v in cfg["workspace_box"]]
+    if len(box) != 6:
+        raise ValueError(f"parameter workspace_box must be [x_min, x_max, y_min, y_max, z_min, z_max], "
+                         f"got {box}")
+    cfg["workspace_box"] = tuple(box) if any(box) else None
     return PlannerConfig.from_dict(cfg)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from dexnet_core.models.symmetries import SYMMETRY_GROUPS
+from dexnet_core.planning.workspace import parse_modes
 
 BACKENDS = ("torch", "onnxruntime")
 
@@ -26,6 +27,15 @@ class PlannerConfig:
     roi: tuple[int, int, int, int] | None = None  # (x, y, w, h) region where grasp centres may lie
     min_depth_m: float = 0.1  # workspace: grasp centres only on surfaces at depths in [min, max]
     max_depth_m: float = 3.0
+    workspace: str = "plane"  # automatic workspace (workspace.py): "none", "plane" (on objects above the
+    # fitted support surface), "box" (inside workspace_box) or "plane,box"; a mask restricts further
+    min_height_m: float = 0.008  # plane: grasp-centre surface points at least this far above the plane
+    max_height_m: float = 0.3  # plane: and at most this far
+    plane_margin_m: float = 0.01  # plane: grasp centres this far inside the region the plane supports
+    # (away from bin walls and rims)
+    workspace_box: tuple[float, float, float, float, float, float] | None = None  # box: (x_min, x_max,
+    # y_min, y_max, z_min, z_max), m, camera optical frame
+    max_filled_fraction: float = 0.5  # no grasp whose crop holds more filled-in (missing) depth than this
     crop_size_px: int = 96  # input-image crop a 32x32 network input covers at the training scale
     training_depth_m: float = 0.7  # camera distance at which crop_size_px holds
     training_focal_px: float = 525.0  # focal length (px) of the training camera
@@ -87,6 +97,21 @@ class PlannerConfig:
                 "planner workspace needs 0 <= min_depth_m < max_depth_m, "
                 f"got {self.min_depth_m}, {self.max_depth_m}"
             )
+        parse_modes(self.workspace)
+        if not 0.0 <= self.min_height_m < self.max_height_m:
+            raise ValueError("planner workspace needs 0 <= min_height_m < max_height_m, "
+                             f"got {self.min_height_m}, {self.max_height_m}")
+        if not self.plane_margin_m >= 0:
+            raise ValueError(f"planner.plane_margin_m must be >= 0, got {self.plane_margin_m}")
+        box = self.workspace_box
+        if box is not None and (len(box) != 6 or not all(math.isfinite(b) for b in box)
+                                or not all(box[i] < box[i + 1] for i in (0, 2, 4))):
+            raise ValueError("planner.workspace_box must be (x_min, x_max, y_min, y_max, z_min, z_max) with "
+                             f"each min < max, got {box}")
+        if "box" in parse_modes(self.workspace) and box is None:
+            raise ValueError(f"planner.workspace {self.workspace!r} needs workspace_box")
+        if not 0.0 <= self.max_filled_fraction <= 1.0:
+            raise ValueError(f"planner.max_filled_fraction must be in [0, 1], got {self.max_filled_fraction}")
         for name in ("training_depth_m", "training_focal_px", "jaw_width_m", "cup_radius_m", "cup_length_m",
                      "cup_stretch_m"):
             if not getattr(self, name) > 0:
@@ -107,7 +132,7 @@ class PlannerConfig:
         if unknown:
             raise ValueError(f"unknown planner option(s) {unknown}; valid: {sorted(known)}")
         values = dict(values)
-        for key in ("depth_offsets", "roi", "finger_size_m", "palm_size_m"):
+        for key in ("depth_offsets", "roi", "finger_size_m", "palm_size_m", "workspace_box"):
             if values.get(key) is not None:
                 values[key] = tuple(values[key])
         return cls(**values)

@@ -27,6 +27,7 @@ class Grasp:
     gripper: str  # "parallel_jaw" | "suction"
     position: tuple[float, float, float]  # m, optical frame
     orientation: tuple[float, float, float, float]  # quaternion (x, y, z, w), grasp frame in optical frame
+    observed_share: float = 1.0  # share of the grasp's crop (network scale) holding measured depth, [0, 1]
 
     def __post_init__(self) -> None:
         if self.gripper not in GRIPPERS:
@@ -37,7 +38,7 @@ class Grasp:
         return {
             "center_px": list(self.center_px), "angle": self.angle, "depth": self.depth, "width": self.width,
             "q_value": self.q_value, "gripper": self.gripper, "position": list(self.position),
-            "orientation": list(self.orientation),
+            "orientation": list(self.orientation), "observed_share": self.observed_share,
         }
 
 

@@ -39,8 +39,9 @@ class Canvas:
         offset = np.asarray(self.center_s) - rot @ np.asarray(self.center_c)
         return np.concatenate([rot, offset[:, None]], axis=1)
 
-    def sample(self, scene: torch.Tensor) -> torch.Tensor:
-        """(Hs, Ws) rescaled depth -> (1, 1, height, width) float32 canvas (bilinear, border outside).
+    def sample(self, scene: torch.Tensor, padding_mode: str = "border") -> torch.Tensor:
+        """(Hs, Ws) rescaled depth -> (1, 1, height, width) float32 canvas (bilinear; outside the scene the
+        border value, or 0 with ``padding_mode="zeros"``).
 
         Sampled in float64 so that at angle 0 the canvas reproduces the scene pixels exactly.
         """
@@ -49,7 +50,7 @@ class Canvas:
             self.width, self.height)
         theta = torch.as_tensor(m[None, :2], dtype=torch.float64, device=scene.device)
         grid = F.affine_grid(theta, [1, 1, self.height, self.width], align_corners=False)
-        out = F.grid_sample(scene.double()[None, None], grid, mode="bilinear", padding_mode="border",
+        out = F.grid_sample(scene.double()[None, None], grid, mode="bilinear", padding_mode=padding_mode,
                             align_corners=False)
         return out.float()
 
@@ -80,6 +81,8 @@ class AngleGrid:
     quality: np.ndarray  # (Ho, Wo) float32, best over gripper depths
     gripper_depth: np.ndarray  # (Ho, Wo) float32 m, parallel-jaw gripper depth of each cell (NaN: suction)
     to_input: np.ndarray  # (2, 3) affine: input (u, v) = to_input @ (j, i, 1)
+    observed: np.ndarray | None = None  # (Ho, Wo) float32: share of each cell's crop holding measured depth
+    canvas: Canvas | None = None  # the canvas the cells were scored on
 
     def cell_centers(self) -> tuple[np.ndarray, np.ndarray]:
         """Input-image (u, v) of every cell, each (Ho, Wo) float64."""

@@ -1,7 +1,8 @@
 """Grasp planning on a depth image: preprocess, rescale to the network scale, FC-GQ-CNN heatmaps over
 jaw angles and gripper depths, top-k with non-maximum suppression, 3D poses via the intrinsics.
 
-Stages (``PlanResult.timings``): preprocess (validity, mask/ROI/workspace candidates, hole filling),
+Stages (``PlanResult.timings``): workspace (the automatic workspace of workspace.py: support plane, box),
+preprocess (validity, mask/ROI/depth-range/workspace candidates, hole filling),
 rescale (metric scale from the candidates' median depth, see rescale.py), network (one FC-GQ-CNN pass per
 jaw angle on a rotated canvas, see heatmaps.py; suction: one pass at angle 0), select (top-k with NMS over
 cells centred on candidate pixels), poses (deprojection; suction approach = -surface normal), heatmap
@@ -24,6 +25,11 @@ edge, a hole, strong curvature: no seal) or, given a mask, off the mask (not on 
 Dropped cells score -1 (never selected, 0 in the heatmap), so the next-best grasp is chosen. The suction
 check runs at selection, best cell first, until ``top_k`` grasps survive: the heatmap zeroes only the
 cells it examined.
+
+Holes and image borders (holes.py): a cell whose crop leaves the image or holds more than
+``max_filled_fraction`` of filled-in depth scores -1; a cell whose crop holds filled-in depth keeps the
+lower of its score and the crop-wise score on an adverse fill of the holes (checked at selection, best
+first, like the cup); each grasp reports the observed share of its crop.
 """
 
 from __future__ import annotations
@@ -66,9 +72,11 @@ from dexnet_core.planning.heatmaps import (
     make_canvas,
     render_heatmap,
 )
+from dexnet_core.planning.holes import FULLY_OBSERVED, INSIDE_TOLERANCE, AdverseFill, crop_shares
 from dexnet_core.planning.nms import top_k_nms
 from dexnet_core.planning.preprocess import candidate_mask, inpaint_depth, valid_depth
 from dexnet_core.planning.rescale import SceneScale, metric_scale, rescale_depth
+from dexnet_core.planning.workspace import Workspace, estimate_workspace, parse_modes
 
 if TYPE_CHECKING:
     from dexnet_core.models.checkpoint import GraspQualityModel
@@ -84,6 +92,7 @@ class PlanResult:
     heatmap: np.ndarray  # (H, W) float32: best quality over angles/depths per input pixel; 0 = not evaluated
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage, plus "total"
     scale: SceneScale | None = None  # input -> network-scale resize used for this frame
+    workspace: Workspace | None = None  # where grasp centres could lie (see workspace.py)
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -164,11 +173,16 @@ class GraspPlanner:
             raise ValueError(f"depth image is {depth.shape[1]}x{depth.shape[0]} but the intrinsics are "
                              f"{intrinsics.width}x{intrinsics.height}")
         valid = valid_depth(depth)
-        cand = candidate_mask(depth, valid, mask, cfg.roi, cfg.min_depth_m, cfg.max_depth_m)
+        workspace = estimate_workspace(depth, valid, intrinsics, parse_modes(cfg.workspace), cfg.min_height_m,
+                                       cfg.max_height_m, cfg.plane_margin_m, cfg.workspace_box)
+        clock.lap("workspace")
+        cand = candidate_mask(depth, valid, mask, cfg.roi, cfg.min_depth_m, cfg.max_depth_m) & workspace.mask
+        fell_back = f" ({workspace.fallback}: planned without the plane)" if workspace.fallback else ""
         if not cand.any():
             raise NoValidGraspError(
                 f"no pixel can hold a grasp: {int(valid.sum())} valid depth pixels, none inside the "
-                f"mask/ROI and workspace [{cfg.min_depth_m}, {cfg.max_depth_m}] m")
+                f"mask/ROI, depths [{cfg.min_depth_m}, {cfg.max_depth_m}] m and workspace "
+                f"{'+'.join(workspace.modes) or 'none'}{fell_back}")
         filled = inpaint_depth(depth, valid) if cfg.inpaint else np.where(valid, depth, depth[valid].max())
         clock.lap("preprocess")
 
@@ -176,6 +190,7 @@ class GraspPlanner:
         scale = metric_scale(float(np.median(surface_depths)), intrinsics, cfg.crop_size_px,
                              cfg.training_depth_m, cfg.training_focal_px)
         scene = rescale_depth(filled, scale).to(self.device)
+        seen = rescale_depth(valid.astype(np.float32), scale).to(self.device)
         box = _bbox(cand)
         region = _scene_region(box, scale)
         clock.lap("rescale")
@@ -185,16 +200,16 @@ class GraspPlanner:
         # clearance footprints: samples 2 px apart (palm: 4 px) at the nearest candidate surface
         step = sample_step_m(intrinsics, float(surface_depths.min()), spacing_px=2.0)
         footprints = self._jaw_footprints(step) if cfg.clearance_check and not suction else []
-        grids = [self._angle_grid(angle, scene, scale, region, filled, bins, cand, intrinsics, footprints)
-                 for angle in self.angles]
+        grids = [self._angle_grid(angle, scene, seen, scale, region, filled, bins, cand, intrinsics,
+                                  footprints) for angle in self.angles]
         clock.lap("network")
 
+        seal = None
         if suction and cfg.clearance_check:
             cup = cup_footprint(cfg.cup_radius_m, cfg.cup_length_m, step)
-            on_object = None if mask is None else np.asarray(mask, dtype=bool)
-            picks = self._select_sealable(grids[0], cand, k, filled, intrinsics, cup, on_object)
-        else:
-            picks = self._select(grids, cand, k)
+            seal = (filled, intrinsics, cup, None if mask is None else np.asarray(mask, dtype=bool))
+        adverse = AdverseFill(self.gqm, self.symmetries, depth, valid, scale, self.stride)
+        picks = self._select(grids, cand, k, adverse, seal)
         clock.lap("select")
         grasps = [self._grasp(grids[g], i, j, filled, intrinsics) for g, i, j in picks]
         clock.lap("poses")
@@ -203,10 +218,10 @@ class GraspPlanner:
         clock.lap("heatmap")
         if not grasps:
             raise NoValidGraspError(f"no grasp reaches min_quality {cfg.min_quality} "
-                                    f"(best {float(heatmap.max()):.3f})", heatmap=heatmap)
+                                    f"(best {float(heatmap.max()):.3f}){fell_back}", heatmap=heatmap)
         logger.debug("planned %d grasps, best q=%.3f, timings %s", len(grasps), grasps[0].q_value,
                      clock.timings)
-        return PlanResult(grasps, heatmap, clock.timings, scale)
+        return PlanResult(grasps, heatmap, clock.timings, scale, workspace)
 
     # ---- stages -----------------------------------------------------------------------------------------
     def _jaw_footprints(self, step: float) -> list[tuple[np.ndarray, float]]:
@@ -218,13 +233,15 @@ class GraspPlanner:
         fingers = finger_footprint(cfg.jaw_width_m, cfg.finger_size_m, step)
         return [(fingers, 0.0), (palm, cfg.finger_length_m)]
 
-    def _angle_grid(self, angle: float, scene: torch.Tensor, scale: SceneScale,
+    def _angle_grid(self, angle: float, scene: torch.Tensor, seen: torch.Tensor, scale: SceneScale,
                     region: tuple[int, int, int, int], filled: np.ndarray, bins: np.ndarray | None,
                     cand: np.ndarray, intrinsics: CameraIntrinsics, footprints: list[tuple[np.ndarray, float]]
                     ) -> AngleGrid:
         """Score every cell of the canvas for ``angle``; with a depth input, the best admissible bin.
         With parallel-jaw clearance ``footprints``, cells on candidate pixels whose gripper would hit the
-        scene score -1 unless a shallower depth clears (suction is checked at selection)."""
+        scene score -1 unless a shallower depth clears (suction is checked at selection). Cells whose crop
+        leaves the image or holds more than max_filled_fraction of filled-in depth (``seen``: measured-pixel
+        map at the network scale) score -1 too (holes.py)."""
         cfg, stride, exact = self.config, self.stride, self.config.exact_fc
         canvas = make_canvas(angle, region, stride)
         to_input = cell_to_input(canvas, scale, stride)
@@ -233,8 +250,11 @@ class GraspPlanner:
             z = None if bins is None else torch.as_tensor(bins, dtype=torch.float32, device=self.device)[None]
             qb = symmetry_mean(lambda x: self._heatmap(x, z, stride=stride, exact=exact), im,
                                self.symmetries)[0].float().cpu().numpy()
-        if self.gqm.gripper == "suction":  # the cup check runs best-first at selection (_select_sealable)
-            return AngleGrid(angle, qb, np.full_like(qb, np.nan), to_input)
+        observed, inside = crop_shares(canvas, seen, stride)
+        unfit = (inside < 1.0 - INSIDE_TOLERANCE) | (observed < 1.0 - cfg.max_filled_fraction)
+        if self.gqm.gripper == "suction":  # the cup check runs best-first at selection (_select)
+            return AngleGrid(angle, np.where(unfit, -1.0, qb).astype(np.float32), np.full_like(qb, np.nan),
+                             to_input, observed, canvas)
         u, v = cell_centers(to_input, grid_shape(canvas, stride))
         surface = _lookup(filled, u, v)
         on = _on_candidates(u, v, cand) if footprints else None  # the clearance check's cells
@@ -259,11 +279,22 @@ class GraspPlanner:
         if limit is not None:  # stop where the fingers meet the scene; blocked above the surface: drop
             depth = np.minimum(depth, limit)
             q = np.where(limit >= surface, q, -1.0)
-        return AngleGrid(angle, q.astype(np.float32), depth.astype(np.float32), to_input)
+        q = np.where(unfit, -1.0, q)
+        return AngleGrid(angle, q.astype(np.float32), depth.astype(np.float32), to_input, observed, canvas)
 
-    def _select(self, grids: list[AngleGrid], cand: np.ndarray, k: int) -> list[tuple[int, int, int]]:
-        """(grid index, row, col) of the top-k cells after NMS, among cells centred on candidate pixels."""
-        qs, us, vs, keys = [], [], [], []
+    def _select(self, grids: list[AngleGrid], cand: np.ndarray, k: int, adverse: AdverseFill,
+                seal: tuple | None) -> list[tuple[int, int, int]]:
+        """(grid index, row, col) of the top-k cells after NMS, among cells centred on candidate pixels.
+
+        Cells still to be checked (suction with ``seal`` = (filled, intrinsics, cup, mask): the cup check;
+        crops holding filled-in depth: the adverse-fill score) are checked lazily, best first: the cup
+        check in blocks of SEAL_CHECK_BLOCK cells, the adverse fill (a network pass per crop) in blocks of
+        FILL_CHECK_BLOCK. A check only lowers a score (or rejects the cell), so once every pick of the
+        current scores is checked they are the picks of checking every cell. Checked scores are written
+        back to the grids (rejected cells -1, 0 in the heatmap).
+        """
+        cfg = self.config
+        qs, us, vs, keys, holed = [], [], [], [], []
         for g, grid in enumerate(grids):
             u, v = grid.cell_centers()
             i, j = np.nonzero(_on_candidates(u, v, cand))
@@ -271,50 +302,59 @@ class GraspPlanner:
             us.append(u[i, j])
             vs.append(v[i, j])
             keys.append(np.stack([np.full_like(i, g), i, j], axis=1))
-        q, u, v, key = (np.concatenate(a) for a in (qs, us, vs, keys))
+            holed.append(grid.observed[i, j] < FULLY_OBSERVED)
+        q, u, v, key, fill_todo = (np.concatenate(a) for a in (qs, us, vs, keys, holed))
         if not len(q):
             h, w = cand.shape
             raise NoValidGraspError(f"no heatmap cell is centred on one of the {int(cand.sum())} candidate "
                                     f"pixels of the {w}x{h} image (too small for stride {self.stride})")
-        idx = top_k_nms(q, u, v, k, self.config.nms_radius_px, self.config.min_quality)
-        return [tuple(int(x) for x in key[n]) for n in idx]
+        q = q.astype(np.float64)
+        seal_todo = np.full(len(q), seal is not None)
+        while True:
+            idx = top_k_nms(q, u, v, k, cfg.nms_radius_px, cfg.min_quality)
+            stages = ((seal_todo, SEAL_CHECK_BLOCK), (fill_todo, FILL_CHECK_BLOCK))
+            stage = next(((todo, size) for todo, size in stages if todo[idx].any()), None)
+            if stage is None:
+                return [tuple(int(x) for x in key[n]) for n in idx]
+            todo, size = stage
+            unchecked = idx[todo[idx]]
+            pending = np.flatnonzero(todo & (q >= cfg.min_quality))
+            if len(pending) > size:
+                pending = pending[np.argpartition(-q[pending], size)[:size]]
+            block = np.union1d(unchecked, pending)
+            if todo is seal_todo:
+                q[block] = np.where(self._seals(u[block], v[block], seal), q[block], -1.0)
+            else:
+                q[block] = np.minimum(q[block], self._adverse_scores(grids, key[block], adverse))
+            todo[block] = False
+            for g, i, j, value in zip(key[block, 0], key[block, 1], key[block, 2], q[block]):
+                grids[g].quality[i, j] = value
 
-    def _select_sealable(self, grid: AngleGrid, cand: np.ndarray, k: int, filled: np.ndarray,
-                         intrinsics: CameraIntrinsics, cup: np.ndarray, mask: np.ndarray | None
-                         ) -> list[tuple[int, int, int]]:
-        """``_select`` for suction with the cup check, run on cells best-first in blocks until ``k`` grasps
-        survive NMS: the same picks as checking every cell, at the cost of the cells examined. With a
-        ``mask``, the whole lip rim must also lie on it (on the object to pick). Rejected cells score -1 in
-        ``grid`` (0 in the heatmap)."""
+    def _seals(self, u: np.ndarray, v: np.ndarray, seal: tuple) -> np.ndarray:
+        """(n,) bool: the cup can reach and seal on the contacts at input pixels (u, v) (with a mask: its
+        whole lip rim on the mask)."""
         cfg = self.config
-        u_map, v_map = grid.cell_centers()
-        rows, cols = np.nonzero(_on_candidates(u_map, v_map, cand))
-        q, u, v = grid.quality[rows, cols], u_map[rows, cols], v_map[rows, cols]
-        order = np.argsort(-q, kind="stable")
-        order = order[q[order] >= cfg.min_quality]
-        passed = np.zeros(len(q), dtype=bool)
+        filled, intrinsics, cup, mask = seal
         rim = lip_ring(cup, cfg.cup_radius_m)
-        idx, checked = np.zeros(0, dtype=np.int64), order[:0]
-        for start in range(0, len(order), SEAL_CHECK_BLOCK):
-            block = order[start:start + SEAL_CHECK_BLOCK]
-            surface = _lookup(filled, u[block], v[block])
-            normals = surface_normals(filled, intrinsics, u[block], v[block], cfg.normal_window_px)
-            rows_px, cols_px, z = cup_pixels(intrinsics, filled.shape, u[block], v[block], surface, -normals,
-                                             cup)
-            gaps = filled[rows_px, cols_px] - z
-            ok = (gaps.min(axis=1) >= -cfg.suction_clearance_margin_m) \
-                & (gaps[:, rim].max(axis=1) <= cfg.cup_stretch_m)
-            if mask is not None:
-                ok &= mask[rows_px[:, rim], cols_px[:, rim]].all(axis=1)
-            passed[block] = ok
-            grid.quality[rows[block[~ok]], cols[block[~ok]]] = -1.0
-            checked = order[:start + len(block)]
-            checked = checked[passed[checked]]
-            if len(checked):
-                idx = top_k_nms(q[checked], u[checked], v[checked], k, cfg.nms_radius_px, cfg.min_quality)
-            if len(idx) == k:
-                break
-        return [(0, int(rows[checked[n]]), int(cols[checked[n]])) for n in idx]
+        surface = _lookup(filled, u, v)
+        normals = surface_normals(filled, intrinsics, u, v, cfg.normal_window_px)
+        rows_px, cols_px, z = cup_pixels(intrinsics, filled.shape, u, v, surface, -normals, cup)
+        gaps = filled[rows_px, cols_px] - z
+        ok = (gaps.min(axis=1) >= -cfg.suction_clearance_margin_m) \
+            & (gaps[:, rim].max(axis=1) <= cfg.cup_stretch_m)
+        if mask is not None:
+            ok &= mask[rows_px[:, rim], cols_px[:, rim]].all(axis=1)
+        return ok
+
+    def _adverse_scores(self, grids: list[AngleGrid], key: np.ndarray, adverse: AdverseFill) -> np.ndarray:
+        """(n,) adverse-fill scores (holes.py) of cells ``key`` (n, 3) (grid, row, col)."""
+        out = np.empty(len(key))
+        for g in np.unique(key[:, 0]):
+            grid, sel = grids[g], np.flatnonzero(key[:, 0] == g)
+            rows, cols = key[sel, 1], key[sel, 2]
+            depths = grid.gripper_depth[rows, cols] if self.gqm.model.uses_depth else None
+            out[sel] = adverse.scores(grid, rows, cols, depths)
+        return out
 
     def _grasp(self, grid: AngleGrid, i: int, j: int, filled: np.ndarray,
                intrinsics: CameraIntrinsics) -> Grasp:
@@ -335,6 +375,7 @@ class GraspPlanner:
             q_value=float(grid.quality[i, j]), gripper=self.gqm.gripper,
             position=tuple(float(x) for x in position),
             orientation=tuple(float(x) for x in quaternion_from_matrix(rot)),
+            observed_share=float(np.clip(grid.observed[i, j], 0.0, 1.0)),
         )
 
 
@@ -352,7 +393,8 @@ class _Clock:
         self.last = now
 
 
-SEAL_CHECK_BLOCK = 256  # suction cells cup-checked per step of _select_sealable
+SEAL_CHECK_BLOCK = 256  # suction cells cup-checked per step of _select
+FILL_CHECK_BLOCK = 16  # cells scored on the adverse fill per step of _select
 
 
 def _bbox(mask: np.ndarray) -> tuple[int, int, int, int]:

@@ -32,6 +32,25 @@ def depth_to_metres(array: np.ndarray, encoding: str) -> np.ndarray:
     return depth
 
 
+def image_buffer_view(data, height: int, width: int, step: int, big_endian: bool, dtype: type,
+                      encoding: str = "", what: str = "image") -> np.ndarray:
+    """View a ROS-style image buffer (``data`` bytes-like: rows of ``step`` bytes) as an (height, width)
+    array of ``dtype`` in the given byte order, without a copy. Raises ValueError when the declared size,
+    step and buffer length disagree, naming the image ``what`` ("depth image", "mask", ...) and its
+    ``encoding``."""
+    dt = np.dtype(dtype).newbyteorder(">" if big_endian else "<")
+    h, w, step, n = int(height), int(width), int(step), len(data)
+    if h <= 0 or w <= 0:
+        raise ValueError(f"{what} '{encoding}' has size {w}x{h}; width and height must be > 0")
+    if step < w * dt.itemsize:
+        raise ValueError(f"{what} step {step} is smaller than width*bytes_per_pixel = {w}*{dt.itemsize}")
+    needed = step * (h - 1) + w * dt.itemsize
+    if n < needed or n > step * h:
+        raise ValueError(f"{what} data has {n} bytes; {w}x{h} '{encoding}' with step {step} needs {step * h}")
+    buf = np.frombuffer(data, dtype=np.uint8)
+    return np.ndarray((h, w), dtype=dt, buffer=buf, strides=(step, dt.itemsize))
+
+
 def valid_depth(depth_m: np.ndarray) -> np.ndarray:
     """(H, W) bool: pixels holding a measurement (finite and > 0)."""
     depth_m = np.asarray(depth_m)

@@ -63,6 +63,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "crops (default 1)")
     parser.add_argument("--suction-symmetries", type=int, default=1,
                         help="suction planner: the same over 1, 2, 4 or 8 turns / mirror images (default 1)")
+    parser.add_argument("--workspace", default=None,
+                        help="planner's automatic workspace: none, plane, box, plane,box (default: the "
+                        "planner's default)")
+    parser.add_argument("--no-object-mask", action="store_true",
+                        help="the planner plans on the raw frame, without the object mask (the baselines "
+                        "keep it)")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     parser.add_argument("--resume", action="store_true",
                         help="keep the episodes already in OUT/results.json (same setup) and run the rest")
@@ -99,15 +105,17 @@ def run(args: argparse.Namespace) -> int:
                            sensor=args.sensor, camera_tilt_deg=args.camera_tilt, fixtures=args.fixtures,
                            split=args.split)
     model = args.model or DEFAULT_MODELS[args.gripper]
+    workspace = {"workspace": args.workspace} if args.workspace is not None else {}
     planner_config = PlannerConfig(jaw_symmetries=args.jaw_symmetries,
-                                   suction_symmetries=args.suction_symmetries)
-    policies = [make_policy(n, args.gripper, model=model, planner_config=planner_config, device=args.device)
-                for n in names]
+                                   suction_symmetries=args.suction_symmetries, **workspace)
+    policies = [make_policy(n, args.gripper, model=model, planner_config=planner_config, device=args.device,
+                            object_mask=not args.no_object_mask) for n in names]
     setup = {"gripper": args.gripper, "objects": args.objects, "max_failures": args.max_failures,
              "meshes": args.meshes, "split": args.split, "library_size": args.library_size,
              "sensor": args.sensor, "camera_tilt": args.camera_tilt, "fixtures": args.fixtures,
              "model": model if "planner" in names else None, "jaw_symmetries": args.jaw_symmetries,
-             "suction_symmetries": args.suction_symmetries}
+             "suction_symmetries": args.suction_symmetries, "workspace": planner_config.workspace,
+             "object_mask": not args.no_object_mask}
     args.out.mkdir(parents=True, exist_ok=True)
     done = _load_previous(args.out / "results.json", setup) if args.resume else {}
     seeds = range(args.seed, args.seed + args.episodes)
@@ -161,6 +169,8 @@ def _load_previous(path: Path, setup: dict) -> dict:
             previous["sensor"] = "gaussian" if previous.pop("noise", True) else "ideal"
         previous.setdefault("camera_tilt", 0.0)
         previous.setdefault("fixtures", 0)
+        previous.setdefault("workspace", "none")
+        previous.setdefault("object_mask", True)
     except (ValueError, KeyError, TypeError) as exc:
         raise DexnetError(f"cannot resume from {path}: {exc}") from exc
     differ = {k: (previous.get(k), v) for k, v in setup.items()

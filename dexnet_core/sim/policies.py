@@ -50,18 +50,21 @@ class PolicyAction:
 
 
 class PlannerPolicy:
-    """dexnet_core.planning.GraspPlanner, as the ROS node runs it, on the object mask."""
+    """dexnet_core.planning.GraspPlanner, as the ROS node runs it, on the object mask (``use_mask``) or on
+    the raw frame (its automatic workspace only)."""
 
     name = "planner"
 
-    def __init__(self, planner) -> None:
+    def __init__(self, planner, use_mask: bool = True) -> None:
         self.planner = planner
         self.gripper = planner.gqm.gripper
+        self.use_mask = use_mask
 
     def act(self, obs: Observation, rng: np.random.Generator) -> PolicyAction:
         """Best planned grasp; raises NoValidGraspError when there is none."""
         start = time.perf_counter()
-        result = self.planner.plan(obs.depth, obs.intrinsics, mask=obs.mask, max_grasps=1)
+        mask = obs.mask if self.use_mask else None
+        result = self.planner.plan(obs.depth, obs.intrinsics, mask=mask, max_grasps=1)
         return PolicyAction(result.grasps[0], result.heatmap, time.perf_counter() - start)
 
 
@@ -141,8 +144,9 @@ def grasp_pose_world(grasp: Grasp, camera_pose: np.ndarray) -> np.ndarray:
 
 
 def make_policy(name: str, gripper: str, model: str | None = None,
-                planner_config: PlannerConfig | None = None, device: str = "cpu"):
-    """Build a policy by name ("planner" needs ``model``: a checkpoint path or shipped model name)."""
+                planner_config: PlannerConfig | None = None, device: str = "cpu", object_mask: bool = True):
+    """Build a policy by name ("planner" needs ``model``: a checkpoint path or shipped model name;
+    ``object_mask`` False: the planner does without the object mask)."""
     if name == "planner":
         if model is None:
             raise ValueError("the planner policy needs a model (checkpoint path or shipped name)")
@@ -151,7 +155,7 @@ def make_policy(name: str, gripper: str, model: str | None = None,
 
         planner = GraspPlanner.from_checkpoint(model, planner_config, device=device, bare_gripper=gripper)
         check_gripper(model, planner.gqm.gripper, gripper)
-        return PlannerPolicy(planner)
+        return PlannerPolicy(planner, use_mask=object_mask)
     if name == "heuristic":
         return HeuristicPolicy(gripper, planner_config)
     if name == "random":

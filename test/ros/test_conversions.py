@@ -164,6 +164,30 @@ def test_grasp_messages_and_markers():
     assert ys[0] == pytest.approx(-0.025) and ys[-1] == pytest.approx(0.025)  # jaw opening
     assert markers[1].color.g > markers[1].color.r and markers[2].color.r > markers[2].color.g
     assert quality_color(0.5).r == quality_color(0.5).g == 1.0
+    half_seen = Grasp(**{**g.__dict__, "observed_share": 0.625})
+    assert conv.grasp_to_msg(half_seen, header).observed_share == pytest.approx(0.625)
+    assert m.observed_share == pytest.approx(1.0)
+
+
+def test_workspace_markers_cast_the_outline_onto_the_plane_and_draw_the_box():
+    from dexnet_core.camera import PRIMESENSE
+    from dexnet_core.planning.workspace import SupportPlane, Workspace
+    from dexnet_ros.markers import workspace_markers
+
+    outline = np.array([[100.0, 100.0], [500.0, 100.0], [500.0, 400.0], [100.0, 400.0]])
+    plane = SupportPlane((0.0, 0.0, -1.0), 0.8, (outline,), 5.0, 0.6)  # z = 0.8 m, facing the camera
+    box = (-0.1, 0.1, -0.2, 0.2, 0.5, 0.9)
+    ws = Workspace(np.ones((480, 640), bool), ("plane", "box"), plane, box)
+    markers = workspace_markers(ws, PRIMESENSE, Header(frame_id="cam")).markers
+    assert markers[0].action == markers[0].DELETEALL
+    patch, wire = markers[1], markers[2]
+    assert patch.type == patch.TRIANGLE_LIST and len(patch.points) == 6  # two triangles
+    pts = np.array([[p.x, p.y, p.z] for p in patch.points])
+    assert np.allclose(pts[:, 2], 0.8)
+    np.testing.assert_allclose(PRIMESENSE.project(pts)[:3], outline[[0, 1, 2]], atol=1e-6)
+    assert wire.type == wire.LINE_LIST and len(wire.points) == 24  # 12 edges
+    assert {round(p.x, 3) for p in wire.points} == {-0.1, 0.1}
+    assert {round(p.z, 3) for p in wire.points} == {0.5, 0.9}
 
 
 @pytest.mark.parametrize("pad", [0, 5])

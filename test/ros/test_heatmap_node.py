@@ -15,6 +15,7 @@ from visualization_msgs.msg import Marker, MarkerArray
 
 from dexnet_core.camera import CameraIntrinsics
 from dexnet_core.models.checkpoint import load_checkpoint
+from dexnet_core.planning.config import PlannerConfig
 from dexnet_ros import conversions as conv
 from dexnet_ros.msg import Grasp as GraspMsg
 from dexnet_ros.msg import GraspArray
@@ -35,6 +36,8 @@ def node(start_node, tiny_checkpoints, ros, frames):
     ros.subscribe("/grasp_pose", PoseStamped)
     ros.subscribe("/grasp_heatmap/color", Image)
     ros.subscribe("/grasp_markers", MarkerArray)
+    ros.subscribe("/grasp_workspace", Image)
+    ros.subscribe("/grasp_workspace/markers", MarkerArray)
     ros.publisher("depth", Image)
     ros.publisher("camera_info", CameraInfo)
     proc.wait_log("waiting for '/depth'", timeout=60)
@@ -275,6 +278,43 @@ def test_planner_parameters_change_at_runtime_and_bad_models_are_rejected(node, 
     assert set_param("top_k", 3).successful
 
 
+def test_workspace_topics_parameters_and_fallback(node, ros, frames):
+    from rcl_interfaces.srv import SetParameters
+    from rclpy.parameter import Parameter
+
+    def set_param(name, value):
+        req = SetParameters.Request(parameters=[Parameter(name, value=value).to_parameter_msg()])
+        return ros.call(SetParameters, "/heatmap_node/set_parameters", req).results[0]
+
+    assert set_param("workspace", "plane").successful
+    try:
+        header = send(ros, frames)
+        mask = conv.image_to_mask(ros.wait_for("/grasp_workspace", same_stamp(header)))
+        assert mask[45:75, 35:65].all() and not mask[5:30, 80:100].any()  # the box top, not the table
+        markers = ros.wait_for("/grasp_workspace/markers",
+                               lambda m: m.markers and m.markers[0].header.stamp == header.stamp).markers
+        assert markers[0].action == markers[0].DELETEALL and markers[1].type == markers[1].TRIANGLE_LIST
+        assert len(markers[1].points) >= 3
+        assert all(p.z == pytest.approx(0.7, abs=0.01) for p in markers[1].points)  # on the table
+        for g in ros.wait_for("/grasps", same_stamp(header)).grasps:
+            assert mask[round(g.center_px[1]), round(g.center_px[0])] and 0 < g.observed_share <= 1
+        res = set_param("min_height_m", 0.5)
+        assert not res.successful and "min_height_m" in res.reason
+        res = set_param("workspace", "box")
+        assert not res.successful and "workspace_box" in res.reason
+        # a wall along the view: no support plane, a warning, the frame is still answered (no crash)
+        u = np.arange(160)[None].repeat(120, axis=0)
+        wall = (0.5 / (1 - np.tan(np.radians(65)) * (u - 79.5) / 200.0)).astype(np.float32)  # 65 deg off axis
+        start = len(node.log())
+        header = send(ros, frames, depth_msg=frames.depth_image(wall, ros.next_header("test_optical_frame")))
+        ros.wait_for("/grasps", same_stamp(header))
+        node.wait_log("no support plane", timeout=10, start=start)
+        header = send(ros, frames)
+        assert ros.wait_for("/grasps", same_stamp(header)).grasps
+    finally:
+        assert set_param("workspace", PlannerConfig.workspace).successful
+
+
 def test_model_with_a_gripper_depth_input(node, ros, frames, tiny_checkpoints):
     from rcl_interfaces.srv import SetParameters
     from rclpy.parameter import Parameter
@@ -299,8 +339,9 @@ def test_model_with_a_gripper_depth_input(node, ros, frames, tiny_checkpoints):
         np.testing.assert_allclose(res.q_values, expected, atol=1e-5)
         header = send(ros, frames)
         grasps = ros.wait_for("/grasps", same_stamp(header)).grasps
-        # the gripper depth is chosen among bins beyond the surface (table 0.7 m, box top 0.66 m)
-        assert grasps and all(0.66 < g.depth < 0.76 for g in grasps)
+        # the gripper depth is chosen among bins beyond the surface (table 0.7 m, box top 0.66 m, cylinder
+        # top 0.64 m)
+        assert grasps and all(0.64 < g.depth < 0.76 for g in grasps)
     finally:
         assert set_model(tiny_checkpoints["parallel_jaw"]).successful
 

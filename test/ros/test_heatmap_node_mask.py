@@ -119,6 +119,8 @@ def test_bad_mask_is_logged_and_the_next_frame_is_served(node, ros, frames, case
     ({"depth_offsets": [0.05]}, "depth_offsets must be two values [min, max] in m, got [0.05]"),
     ({"qos_reliability": "sometimes"}, "qos_reliability must be one of"),
     ({"device": "cuda"}, "device=cuda but torch sees no CUDA device"),
+    ({"workspace": "box"}, "needs workspace_box"),
+    ({"workspace": "table"}, "workspace must be one of"),
 ])
 def test_bad_startup_parameters_exit_nonzero_with_one_line(start_node, tiny_checkpoints, params, text):
     if params.get("device") == "cuda" and torch.cuda.is_available():

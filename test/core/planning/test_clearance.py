@@ -22,6 +22,12 @@ from dexnet_core.planning.grasp import surface_normal, surface_normals
 from dexnet_core.planning.planner import GraspPlanner
 
 
+def config(**values) -> PlannerConfig:
+    """PlannerConfig without the automatic workspace: these scenes test the other stages (the workspace
+    has its own tests in test_workspace.py)."""
+    return PlannerConfig(**{"workspace": "none", **values})
+
+
 def cup_gaps(depth, camera, u, v, contact_depth, approach, cup):
     """Observed depth minus cup-sample depth at each projected sample, as the planner computes it."""
     rows, cols, z = cup_pixels(camera, depth.shape, u, v, contact_depth, approach, cup)
@@ -121,10 +127,10 @@ def test_jaw_grasp_next_to_a_wall_is_skipped_and_one_in_the_open_kept(uses_depth
     depth = _two_objects_scene()
     gqm = tiny_gqm("parallel_jaw", uses_depth=uses_depth)
     every = dict(num_angles=4, stride=1, top_k=10_000, nms_radius_px=0.0)
-    off = GraspPlanner(gqm, PlannerConfig(**every, clearance_check=False)).plan(depth, camera,
+    off = GraspPlanner(gqm, config(**every, clearance_check=False)).plan(depth, camera,
                                                                                  _tops_mask(depth))
     assert any(g.center_px[0] > 100 for g in off.grasps)  # without the check B is grasped too
-    cfg = PlannerConfig(**every)
+    cfg = config(**every)
     on = GraspPlanner(gqm, cfg).plan(depth, camera, _tops_mask(depth))
     assert on.grasps and all(g.center_px[0] < 50 for g in on.grasps)  # only A, in the open
     for g in on.grasps:  # fingertips stay above the table (less the margin), inside the depth offsets
@@ -137,7 +143,7 @@ def test_jaws_stop_where_the_fingers_meet_the_table(uses_depth, tiny_gqm, camera
     depth = np.full((120, 160), 0.7, np.float32)
     depth[50:70, 70:80] = 0.68  # a 2 cm bar: every nominal gripper depth puts the fingertips in the table
     mask = depth < 0.69
-    cfg = PlannerConfig(num_angles=4, top_k=3)
+    cfg = config(num_angles=4, top_k=3)
     result = GraspPlanner(tiny_gqm("parallel_jaw", uses_depth=uses_depth), cfg).plan(depth, camera, mask)
     limit = 0.7 - cfg.fingertip_depth_m + cfg.jaw_clearance_margin_m
     assert result.grasps and all(g.depth == pytest.approx(limit, abs=1e-6) for g in result.grasps)
@@ -153,8 +159,8 @@ def test_palm_over_a_tall_neighbour_rules_out_that_jaw_angle(tiny_gqm, camera):
     mask = depth == np.float32(0.66)
     every = dict(num_angles=2, stride=1, top_k=10_000, nms_radius_px=0.0)
     gqm = tiny_gqm("parallel_jaw", uses_depth=True)
-    off = GraspPlanner(gqm, PlannerConfig(**every, clearance_check=False)).plan(depth, camera, mask)
-    on = GraspPlanner(gqm, PlannerConfig(**every)).plan(depth, camera, mask)
+    off = GraspPlanner(gqm, config(**every, clearance_check=False)).plan(depth, camera, mask)
+    on = GraspPlanner(gqm, config(**every)).plan(depth, camera, mask)
     assert {round(g.angle, 6) for g in off.grasps} == {0.0, round(math.pi / 2, 6)}
     assert on.grasps and {round(g.angle, 6) for g in on.grasps} == {round(math.pi / 2, 6)}
 
@@ -165,8 +171,8 @@ def test_suction_contact_beside_a_taller_neighbour_is_skipped(tiny_gqm, camera):
     depth[30:90, 80:120] = 0.60  # ... with a taller block on its right half
     every = dict(top_k=10_000, nms_radius_px=0.0, roi=(45, 40, 35, 40))  # contacts on the lower top only
     gqm = tiny_gqm("suction")
-    off = GraspPlanner(gqm, PlannerConfig(**every, clearance_check=False)).plan(depth, camera)
-    on = GraspPlanner(gqm, PlannerConfig(**every)).plan(depth, camera)
+    off = GraspPlanner(gqm, config(**every, clearance_check=False)).plan(depth, camera)
+    on = GraspPlanner(gqm, config(**every)).plan(depth, camera)
     # the 1 cm cup at 0.66 m spans 3 px: contacts from u = 77 on would touch the block
     assert max(g.center_px[0] for g in off.grasps) > 77
     assert max(g.center_px[0] for g in on.grasps) < 77
@@ -178,10 +184,10 @@ def test_suction_contact_whose_lip_hangs_over_an_edge_is_skipped(tiny_gqm, camer
     depth[30:90, 40:120] = 0.66  # a 4 cm box: contacts within the cup radius (3 px) of its rim cannot seal
     every = dict(top_k=10_000, nms_radius_px=0.0)
     mask = depth < 0.69
-    on = GraspPlanner(tiny_gqm("suction"), PlannerConfig(**every)).plan(depth, camera, mask)
+    on = GraspPlanner(tiny_gqm("suction"), config(**every)).plan(depth, camera, mask)
     c = np.array([g.center_px for g in on.grasps])
     assert c[:, 0].min() >= 42 and c[:, 0].max() <= 117 and c[:, 1].min() >= 32 and c[:, 1].max() <= 87
-    off = GraspPlanner(tiny_gqm("suction"), PlannerConfig(**every, clearance_check=False)).plan(depth, camera,
+    off = GraspPlanner(tiny_gqm("suction"), config(**every, clearance_check=False)).plan(depth, camera,
                                                                                                  mask)
     assert min(g.center_px[0] for g in off.grasps) < 42 and len(off.grasps) > len(on.grasps)
 
@@ -192,17 +198,17 @@ def test_suction_lip_must_lie_on_the_mask(tiny_gqm, camera):
     mask = depth < 0.699
     every = dict(top_k=10_000, nms_radius_px=0.0)
     gqm = tiny_gqm("suction")
-    on = np.array([g.center_px for g in GraspPlanner(gqm, PlannerConfig(**every)).plan(depth, camera,
+    on = np.array([g.center_px for g in GraspPlanner(gqm, config(**every)).plan(depth, camera,
                                                                                        mask).grasps])
     # the 1 cm lip at 0.697 m has a 2.9 px radius: centres keep 3 px from the mask's border
     assert on[:, 0].min() > 42.5 and on[:, 0].max() < 116.5
     assert on[:, 1].min() > 32.5 and on[:, 1].max() < 86.5
     inner = np.zeros_like(mask)
     inner[30:90, 40:80] = True  # a mask on the left half of the sheet: its right edge is not a depth edge
-    half = np.array([g.center_px for g in GraspPlanner(gqm, PlannerConfig(**every)).plan(depth, camera,
+    half = np.array([g.center_px for g in GraspPlanner(gqm, config(**every)).plan(depth, camera,
                                                                                          inner).grasps])
     assert half[:, 0].max() < 76.5 and half[:, 0].min() > 42.5
-    unmasked = GraspPlanner(gqm, PlannerConfig(**every, roi=(40, 30, 80, 60))).plan(depth, camera)
+    unmasked = GraspPlanner(gqm, config(**every, roi=(40, 30, 80, 60))).plan(depth, camera)
     assert min(g.center_px[0] for g in unmasked.grasps) < 42  # without a mask only the 3 mm step is seen
 
 
@@ -211,7 +217,7 @@ def test_best_first_suction_check_picks_what_checking_every_cell_picks(tiny_gqm,
     depth[30:90, 40:120] = 0.66
     depth[30:90, 80:120] = 0.60  # edges and a step: many contacts fail the cup check
     gqm = tiny_gqm("suction")
-    cfg = PlannerConfig(top_k=12, nms_radius_px=6.0)
+    cfg = config(top_k=12, nms_radius_px=6.0)
     monkeypatch.setattr(planner_module, "SEAL_CHECK_BLOCK", 10**9)  # every cell in one block
     everything = GraspPlanner(gqm, cfg).plan(depth, camera)
     monkeypatch.setattr(planner_module, "SEAL_CHECK_BLOCK", 7)
@@ -224,9 +230,9 @@ def test_best_first_suction_check_picks_what_checking_every_cell_picks(tiny_gqm,
     ridge = np.full((120, 160), 0.7, np.float32)
     ridge[30:90, 78:81] = 0.64
     with pytest.raises(NoValidGraspError):
-        GraspPlanner(gqm, PlannerConfig(top_k=1)).plan(ridge, camera, ridge < 0.68)
+        GraspPlanner(gqm, config(top_k=1)).plan(ridge, camera, ridge < 0.68)
     ridge[50:80, 20:50] = 0.66  # a sealable top beside it
-    planned = GraspPlanner(gqm, PlannerConfig(top_k=1)).plan(ridge, camera, ridge < 0.68)
+    planned = GraspPlanner(gqm, config(top_k=1)).plan(ridge, camera, ridge < 0.68)
     assert len(planned.grasps) == 1 and planned.grasps[0].center_px[0] < 50
 
 
@@ -234,19 +240,19 @@ def test_clearance_changes_nothing_where_nothing_is_in_the_way(tiny_gqm, camera)
     v, u = np.mgrid[0:120, 0:160].astype(np.float64)
     depth = (0.7 + 0.002 * np.sin(u / 9.0) * np.cos(v / 7.0)).astype(np.float32)  # a gently rippled plane
     gqm = tiny_gqm("suction")
-    off = GraspPlanner(gqm, PlannerConfig(top_k=20, clearance_check=False)).plan(depth, camera)
-    on = GraspPlanner(gqm, PlannerConfig(top_k=20)).plan(depth, camera)
+    off = GraspPlanner(gqm, config(top_k=20, clearance_check=False)).plan(depth, camera)
+    on = GraspPlanner(gqm, config(top_k=20)).plan(depth, camera)
     assert [g.to_dict() for g in on.grasps] == [g.to_dict() for g in off.grasps]
     np.testing.assert_array_equal(on.heatmap, off.heatmap)
 
 
 def test_clearance_options_are_validated():
     with pytest.raises(ValueError, match="finger_size_m"):
-        PlannerConfig(finger_size_m=(0.01, 0.0))
+        config(finger_size_m=(0.01, 0.0))
     with pytest.raises(ValueError, match="cup_radius_m"):
-        PlannerConfig(cup_radius_m=0.0)
+        config(cup_radius_m=0.0)
     with pytest.raises(ValueError, match="cup_stretch_m"):
-        PlannerConfig(cup_stretch_m=0.0)
+        config(cup_stretch_m=0.0)
     with pytest.raises(ValueError, match="jaw_clearance_margin_m"):
-        PlannerConfig(jaw_clearance_margin_m=-0.001)
+        config(jaw_clearance_margin_m=-0.001)
     assert PlannerConfig.from_dict({"finger_size_m": [0.01, 0.02]}).finger_size_m == (0.01, 0.02)

@@ -15,6 +15,12 @@ from dexnet_core.planning.config import PlannerConfig
 from dexnet_core.planning.planner import GraspPlanner
 
 
+def config(**values) -> PlannerConfig:
+    """PlannerConfig without the automatic workspace: these scenes test the other stages (the workspace
+    has its own tests in test_workspace.py)."""
+    return PlannerConfig(**{"workspace": "none", **values})
+
+
 def _hand_rescaled(depth: np.ndarray, width: int, height: int) -> np.ndarray:
     t = torch.from_numpy(depth)[None, None]
     out = F.interpolate(t, size=(height, width), mode="bilinear", align_corners=False, antialias=True)
@@ -30,7 +36,7 @@ def test_cells_equal_the_network_on_crops_cut_by_hand(gripper, uses_depth, paddi
     depth = box_scene()
     # 'same' padding is exact only crop by crop (slow): a smaller ROI there
     roi = (40, 30, 80, 60) if padding == "valid" else (24, 20, 40, 30)
-    cfg = PlannerConfig(num_angles=1, stride=1, suction_stride=1, top_k=8, nms_radius_px=8.0, roi=roi,
+    cfg = config(num_angles=1, stride=1, suction_stride=1, top_k=8, nms_radius_px=8.0, roi=roi,
                         exact_fc=padding == "same", clearance_check=False)
     result = GraspPlanner(gqm, cfg).plan(depth, camera)
     # median of the ROI is the table (0.7 m): 96 px training crops at 525 px -> factor 0.875 here
@@ -56,7 +62,7 @@ def test_cells_equal_the_network_on_crops_cut_by_hand(gripper, uses_depth, paddi
 @pytest.mark.parametrize("gripper", ["suction", "parallel_jaw"])
 def test_symmetries_average_the_turned_and_mirrored_crops(gripper, tiny_gqm, box_scene, camera):
     gqm = tiny_gqm(gripper, False)
-    cfg = PlannerConfig(num_angles=1, stride=1, suction_stride=1, top_k=4, nms_radius_px=8.0,
+    cfg = config(num_angles=1, stride=1, suction_stride=1, top_k=4, nms_radius_px=8.0,
                         roi=(40, 30, 80, 60), clearance_check=False, suction_symmetries=8, jaw_symmetries=4)
     result = GraspPlanner(gqm, cfg).plan(box_scene(), camera)
     scene = _hand_rescaled(box_scene(), 140, 105)
@@ -77,7 +83,7 @@ def test_symmetries_average_the_turned_and_mirrored_crops(gripper, tiny_gqm, box
 def test_depth_bins_are_admissible_gripper_depths(tiny_gqm, box_scene, camera):
     gqm = tiny_gqm("parallel_jaw", uses_depth=True)
     depth = box_scene()
-    cfg = PlannerConfig(num_angles=2, depth_bins=8, depth_offsets=(0.01, 0.03), top_k=10, nms_radius_px=5.0,
+    cfg = config(num_angles=2, depth_bins=8, depth_offsets=(0.01, 0.03), top_k=10, nms_radius_px=5.0,
                         clearance_check=False)
     result = GraspPlanner(gqm, cfg).plan(depth, camera)
     lo, hi = float(depth.min()) + 0.01, float(depth.max()) + 0.03
@@ -117,7 +123,7 @@ def test_best_jaw_angle_is_across_a_ridge(bar_angle_deg, tiny_gqm, box_scene, ca
     a = math.radians(bar_angle_deg)  # bar direction in the image, from +u towards +v
     across = -(u - 80) * math.sin(a) + (v - 60) * math.cos(a)
     depth = (0.7 - 0.01 * np.exp(-0.5 * (across / 2.0) ** 2)).astype(np.float32)  # smooth 1 cm ridge
-    cfg = PlannerConfig(num_angles=16, stride=1, top_k=3, nms_radius_px=30.0, roi=(50, 30, 60, 60),
+    cfg = config(num_angles=16, stride=1, top_k=3, nms_radius_px=30.0, roi=(50, 30, 60, 60),
                         clearance_check=False)
     result = GraspPlanner(_ridge_gqm(), cfg).plan(depth, camera)
     assert (result.scale.width, result.scale.height) == (160, 120)
@@ -135,7 +141,7 @@ def test_best_jaw_angle_is_across_a_ridge(bar_angle_deg, tiny_gqm, box_scene, ca
 @pytest.mark.parametrize("gripper", ["suction", "parallel_jaw"])
 def test_positions_are_deprojected_centres(gripper, tiny_gqm, box_scene, camera):
     depth = box_scene()
-    cfg = PlannerConfig(num_angles=4, top_k=5, clearance_check=False)
+    cfg = config(num_angles=4, top_k=5, clearance_check=False)
     result = GraspPlanner(tiny_gqm(gripper), cfg).plan(depth, camera)
     offset = 0.0 if gripper == "suction" else 0.5 * (0.015 + 0.05)
     for g in result.grasps:
@@ -152,7 +158,7 @@ def test_suction_approaches_along_the_surface_normal(tiny_gqm, box_scene, camera
     n /= np.linalg.norm(n)
     rays = camera.pixel_rays().astype(np.float64)
     depth = ((-0.7 / np.linalg.norm([0.2, -0.3, -1.0])) / (rays @ n) * rays[..., 2]).astype(np.float32)
-    result = GraspPlanner(tiny_gqm("suction"), PlannerConfig(top_k=3)).plan(depth, camera)
+    result = GraspPlanner(tiny_gqm("suction"), config(top_k=3)).plan(depth, camera)
     for g in result.grasps:
         np.testing.assert_allclose(quat_matrix(g.orientation)[:, 2], -n, atol=2e-3)
 
@@ -160,11 +166,16 @@ def test_suction_approaches_along_the_surface_normal(tiny_gqm, box_scene, camera
 @pytest.mark.parametrize("inpaint", [True, False])
 def test_holes_are_filled_but_never_grasped(inpaint, tiny_gqm, box_scene, camera):
     depth = box_scene(holes=0.3)
-    cfg = PlannerConfig(num_angles=2, top_k=10, nms_radius_px=4.0, inpaint=inpaint, clearance_check=False)
+    cfg = config(num_angles=2, top_k=10, nms_radius_px=4.0, inpaint=inpaint, clearance_check=False)
     result = GraspPlanner(tiny_gqm("parallel_jaw"), cfg).plan(depth, camera)
     assert np.isfinite(result.heatmap).all()
     assert (result.heatmap[np.isnan(depth)] == 0).all()
-    assert (result.heatmap[~np.isnan(depth)] > 0).mean() > 0.9
+    inner = np.zeros(depth.shape, bool)
+    inner[20:-20, 20:-20] = True  # crops (37 px here) of centres nearer the border leave the image
+    assert (result.heatmap[~np.isnan(depth) & inner] > 0).mean() > 0.9
+    edge = np.ones(depth.shape, bool)
+    edge[15:-15, 15:-15] = False
+    assert (result.heatmap[edge] == 0).all()
     assert len(result.grasps) == 10
     for g in result.grasps:
         assert np.isfinite(depth[round(g.center_px[1]), round(g.center_px[0])])
@@ -175,21 +186,21 @@ def test_mask_roi_and_workspace_restrict_grasps(tiny_gqm, box_scene, camera):
     gqm = tiny_gqm("suction")
     mask = np.zeros(depth.shape, bool)
     mask[:, :50] = True
-    cfg = PlannerConfig(top_k=6, nms_radius_px=5.0)
+    cfg = config(top_k=6, nms_radius_px=5.0)
     res = GraspPlanner(gqm, cfg).plan(depth, camera, mask=mask)
     assert all(round(g.center_px[0]) < 50 for g in res.grasps) and len(res.grasps) == 6
-    assert (res.heatmap[:, 50:] == 0).all() and (res.heatmap[:, :50] > 0).mean() > 0.9
-    cfg = PlannerConfig(top_k=6, nms_radius_px=5.0, roi=(100, 10, 40, 30))
+    assert (res.heatmap[:, 50:] == 0).all() and (res.heatmap[20:-20, 20:50] > 0).mean() > 0.9
+    cfg = config(top_k=6, nms_radius_px=5.0, roi=(100, 10, 40, 30))
     res = GraspPlanner(gqm, cfg).plan(depth, camera)
     for g in res.grasps:
         assert 100 <= round(g.center_px[0]) < 140 and 10 <= round(g.center_px[1]) < 40
-    res = GraspPlanner(gqm, PlannerConfig(top_k=6, nms_radius_px=5.0, max_depth_m=0.68)).plan(depth, camera)
+    res = GraspPlanner(gqm, config(top_k=6, nms_radius_px=5.0, max_depth_m=0.68)).plan(depth, camera)
     for g in res.grasps:  # only the box top is inside the workspace
         assert 60 <= round(g.center_px[0]) < 100 and 40 <= round(g.center_px[1]) < 80
 
 
 def test_top_k_sorted_and_separated(tiny_gqm, box_scene, camera):
-    cfg = PlannerConfig(num_angles=4, top_k=12, nms_radius_px=15.0, clearance_check=False)
+    cfg = config(num_angles=4, top_k=12, nms_radius_px=15.0, clearance_check=False)
     res = GraspPlanner(tiny_gqm("parallel_jaw"), cfg).plan(box_scene(), camera)
     q = [g.q_value for g in res.grasps]
     assert len(q) == 12 and q == sorted(q, reverse=True)
@@ -202,7 +213,7 @@ def test_top_k_sorted_and_separated(tiny_gqm, box_scene, camera):
 
 
 def test_invalid_inputs_raise(tiny_gqm, box_scene, camera):
-    planner = GraspPlanner(tiny_gqm("suction"), PlannerConfig())
+    planner = GraspPlanner(tiny_gqm("suction"), config())
     depth = box_scene()
     with pytest.raises(NoValidGraspError):
         planner.plan(np.full_like(depth, np.nan), camera)
@@ -217,7 +228,7 @@ def test_invalid_inputs_raise(tiny_gqm, box_scene, camera):
     with pytest.raises(ValueError):
         planner.plan(depth, camera, max_grasps=0)
     with pytest.raises(NoValidGraspError) as info:
-        GraspPlanner(tiny_gqm("suction"), PlannerConfig(min_quality=0.99)).plan(depth, camera)
+        GraspPlanner(tiny_gqm("suction"), config(min_quality=0.99)).plan(depth, camera)
     heatmap = info.value.heatmap  # the map the network made, for a caller that shows it anyway
     assert heatmap.shape == depth.shape and 0 < heatmap.max() < 0.99
 
@@ -226,11 +237,11 @@ def test_invalid_inputs_raise(tiny_gqm, box_scene, camera):
 def test_a_tiny_frame_says_it_is_too_small(tiny_gqm, size):
     tiny = CameraIntrinsics(200.0, 200.0, size / 2, size / 2, size, size)
     with pytest.raises(NoValidGraspError, match=rf"candidate pixels of the {size}x{size} image \(too small"):
-        GraspPlanner(tiny_gqm("parallel_jaw"), PlannerConfig()).plan(np.full((size, size), 0.7), tiny)
+        GraspPlanner(tiny_gqm("parallel_jaw"), config()).plan(np.full((size, size), 0.7), tiny)
 
 
 def test_stride_and_angles_follow_the_gripper(tiny_gqm, box_scene, camera):
-    cfg = PlannerConfig(num_angles=6, stride=3, suction_stride=2)
+    cfg = config(num_angles=6, stride=3, suction_stride=2)
     suction, pj = GraspPlanner(tiny_gqm("suction"), cfg), GraspPlanner(tiny_gqm("parallel_jaw"), cfg)
     assert (suction.stride, suction.angles) == (2, [0.0])
     assert pj.stride == 3 and pj.angles == pytest.approx([k * math.pi / 6 for k in range(6)])
@@ -241,11 +252,11 @@ def test_models_without_a_fully_convolutional_form_are_rejected():
     model = get_model("efficientnet_b0")
     gqm = GraspQualityModel(model, "efficientnet_b0", {}, gripper="suction", norm=Normalization(0.6, 0.01))
     with pytest.raises(ValueError, match="fully convolutional"):
-        GraspPlanner(gqm, PlannerConfig())
+        GraspPlanner(gqm, config())
 
 
 def test_from_checkpoint(tmp_path, tiny_gqm, box_scene, camera):
     path = save_checkpoint(tmp_path / "s.pt", tiny_gqm("suction"))
-    planner = GraspPlanner.from_checkpoint(str(path), PlannerConfig(top_k=2), device="auto")
+    planner = GraspPlanner.from_checkpoint(str(path), config(top_k=2), device="auto")
     res = planner.plan(box_scene(), camera)
     assert len(res.grasps) == 2 and res.grasps[0].gripper == "suction"

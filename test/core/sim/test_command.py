@@ -62,6 +62,7 @@ def test_sim_command_resume_adds_policies_and_seeds(tmp_path, monkeypatch, pj_ch
     assert main(again + ["--suction-symmetries", "8"]) == 1
     assert main(again + ["--jaw-symmetries", "2"]) == 1
     assert main(again + ["--meshes", "pybullet_everyday"]) == 1
+    assert main(again + ["--no-object-mask"]) == 1  # the planner without the mask is another setup
 
 
 def test_sim_command_rejects_unknown_policy(tmp_path, capsys):

@@ -77,3 +77,25 @@ def test_make_policy_validates_names():
         make_policy("planner", "suction")
     with pytest.raises(ValueError, match="gripper"):
         make_policy("random", "magnet")
+
+
+def test_planner_policy_without_the_mask_plans_in_its_workspace():
+    from dexnet_core.models import get_model
+    from dexnet_core.models.checkpoint import DEXNET3_NORM, GraspQualityModel
+    from dexnet_core.planning.config import PlannerConfig
+    from dexnet_core.planning.planner import GraspPlanner
+    from dexnet_core.sim.policies import PlannerPolicy
+
+    obs = bar_observation()
+    kwargs = {"channels": 4, "fc_size": 8}
+    gqm = GraspQualityModel(get_model("gqcnn_small", **kwargs), "gqcnn_small", kwargs, gripper="suction",
+                            norm=DEXNET3_NORM)
+    planner = GraspPlanner(gqm, PlannerConfig(workspace="plane", clearance_check=False))
+    rng = np.random.default_rng(0)
+    action = PlannerPolicy(planner, use_mask=False).act(obs, rng)
+    u, v = (round(c) for c in action.grasp.center_px)
+    assert obs.mask[v, u]  # on an object, found without the mask
+    blind = Observation(obs.depth, obs.intrinsics, obs.camera_pose, np.zeros_like(obs.mask))
+    assert PlannerPolicy(planner, use_mask=False).act(blind, rng).grasp.center_px == action.grasp.center_px
+    with pytest.raises(NoValidGraspError):
+        PlannerPolicy(planner).act(blind, rng)  # with the (empty) mask: nothing to grasp

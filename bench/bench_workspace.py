@@ -1,0 +1,136 @@
+"""Planning on raw frames without a mask: how often is the best grasp on an object to pick?
+
+Frames: ``dexnet_core.synth.frames.make_frame`` (table and bin scenes, cameras 0.4-1.2 m tilted 0-30
+degrees with free roll, clutter and robot-like fixtures near the borders, sensor models with holes) of the
+held-out objects, seeds ``--seed`` on. A frame counts as a hit when the best grasp's centre lies 5 px
+inside an object to pick (``Frame.interior(5)``); a frame with no grasp is a miss. Each workspace mode is
+run with the shipped models of both grippers; the table gives hits per mode, per scene kind, how often the
+plane fit fell back, and the median workspace and total planning times.
+
+    python bench/bench_workspace.py [--frames 100] [--modes none,plane] [--grippers parallel_jaw,suction]
+                                    [--save DIR | --load DIR] [--device cuda]
+
+``--save DIR`` renders the frames and stores them (depth as 16UC1 millimetres, the format of most depth
+cameras, the 5 px object interiors, intrinsics, scene kind) without planning; ``--load DIR`` plans on
+stored frames (no mesh library or renderer needed, e.g. on a GPU machine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from dexnet_core.camera import CameraIntrinsics
+from dexnet_core.errors import NoValidGraspError
+from dexnet_core.planning.config import PlannerConfig
+from dexnet_core.planning.planner import GraspPlanner
+from dexnet_core.planning.preprocess import depth_to_metres
+
+SHIPPED = {"parallel_jaw": "dexnet2_pj_small", "suction": "dexnet3_suction_small"}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--modes", default="none,plane", help="workspace modes to compare (';'-separated "
+                        "when one holds a comma, e.g. 'none;plane,box')")
+    parser.add_argument("--grippers", default="parallel_jaw,suction")
+    parser.add_argument("--library-size", type=int, default=60, help="held-out objects to draw from")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--max-filled-fraction", type=float, default=PlannerConfig.max_filled_fraction)
+    parser.add_argument("--save", type=Path, help="render the frames into this folder and stop")
+    parser.add_argument("--load", type=Path, help="plan on the frames stored in this folder")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--with-mask", action="store_true", help="plan with the object mask (the masked "
+                        "planner's figure for comparison)")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    modes = args.modes.split(";") if ";" in args.modes else args.modes.split(",")
+    start = time.perf_counter()
+    if args.load:
+        frames = [load_frame(p) for p in sorted(args.load.glob("frame_*.npz"))[: args.frames]]
+    else:
+        frames = render_frames(args.seed, args.frames, args.library_size, args.save)
+        if args.save:
+            print(f"{len(frames)} frames saved to {args.save} in {time.perf_counter() - start:.0f} s")
+            return
+    kinds = defaultdict(int)
+    for f in frames:
+        kinds[f.kind] += 1
+    print(f"{len(frames)} frames ({dict(kinds)}) ready in {time.perf_counter() - start:.0f} s; "
+          f"device {args.device}, torch threads {args.threads}")
+    print("| gripper | workspace | best grasp on an object | table | bin | plane fell back | "
+          "workspace p50 | plan p50 |")
+    print("|---|---|---|---|---|---|---|---|")
+    for gripper in args.grippers.split(","):
+        for mode in modes:
+            cfg = PlannerConfig(workspace=mode, max_filled_fraction=args.max_filled_fraction)
+            planner = GraspPlanner.from_checkpoint(SHIPPED[gripper], cfg, device=args.device)
+            hits, fallbacks, ws_t, plan_t = defaultdict(int), 0, [], []
+            for f in frames:
+                try:
+                    result = planner.plan(f.depth, f.intrinsics, mask=f.mask if args.with_mask else None,
+                                          max_grasps=1)
+                except NoValidGraspError:
+                    continue
+                u, v = (int(round(c)) for c in result.grasps[0].center_px)
+                hits[f.kind] += bool(f.interior[v, u])
+                fallbacks += result.workspace.fallback is not None
+                ws_t.append(result.timings["workspace"])
+                plan_t.append(result.timings["total"])
+            total = sum(hits.values())
+            by_kind = [f"{hits[k]}/{kinds[k]}" for k in ("table", "bin")]
+            label = f"{mode} + mask" if args.with_mask else mode
+            print(f"| {gripper} | {label} | {total}/{len(frames)} ({100 * total / len(frames):.0f}%) | "
+                  f"{by_kind[0]} | {by_kind[1]} | {fallbacks} | {1e3 * np.median(ws_t):.1f} ms | "
+                  f"{np.median(plan_t):.2f} s |", flush=True)
+
+
+class StoredFrame:
+    """What the benchmark needs of a frame: depth (m, NaN = missing), intrinsics, kind, 5 px interiors."""
+
+    def __init__(self, depth: np.ndarray, intrinsics: CameraIntrinsics, kind: str, interior: np.ndarray,
+                 mask: np.ndarray) -> None:
+        self.depth, self.intrinsics, self.kind, self.interior = depth, intrinsics, kind, interior
+        self.mask = mask  # pixels of the objects to pick
+
+
+def render_frames(seed: int, count: int, library_size: int, save: Path | None) -> list[StoredFrame]:
+    """Render ``count`` frames of the held-out objects (seeds ``seed`` on); store them in ``save``."""
+    from dexnet_core.synth.frames import FrameConfig, make_frame
+    from dexnet_core.synth.meshes import load_object_library
+
+    objects = load_object_library("val", max_objects=library_size)
+    out = []
+    for n in range(count):
+        f = make_frame(seed + n, objects, FrameConfig())
+        mm = np.nan_to_num(f.depth * 1000.0, nan=0.0).round().clip(0, 65535).astype(np.uint16)
+        k = f.intrinsics
+        stored = StoredFrame(depth_to_metres(mm, "16UC1"), k, f.kind, f.interior(5), f.object_mask)
+        if save is not None:
+            save.mkdir(parents=True, exist_ok=True)
+            np.savez_compressed(save / f"frame_{seed + n:05d}.npz", depth_mm=mm, kind=f.kind,
+                                interior=np.packbits(stored.interior, axis=None),
+                                mask=np.packbits(stored.mask, axis=None),
+                                k=[k.fx, k.fy, k.cx, k.cy, k.width, k.height])
+        out.append(stored)
+    return out
+
+
+def load_frame(path: Path) -> StoredFrame:
+    data = np.load(path)
+    fx, fy, cx, cy, w, h = data["k"]
+    k = CameraIntrinsics(fx, fy, cx, cy, int(w), int(h))
+    interior, mask = (np.unpackbits(data[key], count=k.width * k.height).reshape(k.height, k.width)
+                      .astype(bool) for key in ("interior", "mask"))
+    return StoredFrame(depth_to_metres(data["depth_mm"], "16UC1"), k, str(data["kind"]), interior, mask)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,132 @@
+"""Automatic workspace: support-plane fit under tilt, height band, supported region (bin walls and rims),
+the camera-frame box, the fallback when there is no plane, and the planner using it."""
+
+import numpy as np
+import pytest
+
+from dexnet_core.camera import PRIMESENSE, CameraIntrinsics
+from dexnet_core.planning.config import PlannerConfig
+from dexnet_core.planning.planner import GraspPlanner
+from dexnet_core.planning.preprocess import valid_depth
+from dexnet_core.planning.workspace import box_mask, estimate_workspace, parse_modes
+
+
+def plane_depth(k: CameraIntrinsics, tilt_deg: float, dist: float) -> tuple[np.ndarray, np.ndarray, float]:
+    """Depth of a plane seen by a camera tilted ``tilt_deg`` about x, ``dist`` m away along the axis;
+    returns (depth (H, W), unit normal towards the camera, offset)."""
+    t = np.radians(tilt_deg)
+    n = np.array([0.0, np.sin(t), -np.cos(t)])
+    offset = float(-n @ np.array([0.0, 0.0, dist]))
+    v, u = np.mgrid[0 : k.height, 0 : k.width].astype(np.float64)
+    along = n[0] * (u - k.cx) / k.fx + n[1] * (v - k.cy) / k.fy + n[2]
+    return (-offset / along).astype(np.float32), n, offset
+
+
+def raise_by(depth: np.ndarray, k: CameraIntrinsics, n: np.ndarray, region, height: float) -> None:
+    """Move the surface inside ``region`` (a (rows, cols) slice pair) ``height`` m towards the camera along
+    the plane normal (in place)."""
+    rows, cols = region
+    v, u = np.mgrid[rows, cols].astype(np.float64)
+    along = n[0] * (u - k.cx) / k.fx + n[1] * (v - k.cy) / k.fy + n[2]
+    depth[rows, cols] += (height / along).astype(np.float32)  # height above = n . p + offset, n . ray < 0
+
+
+def test_tilted_table_plane_height_band_and_holes():
+    k = PRIMESENSE
+    depth, n, offset = plane_depth(k, 25.0, 0.8)
+    raise_by(depth, k, n, (slice(200, 280), slice(280, 360)), 0.05)  # a 5 cm box
+    raise_by(depth, k, n, (slice(60, 120), slice(100, 160)), 0.5)  # far above max_height_m
+    raise_by(depth, k, n, (slice(380, 480), slice(500, 540)), 0.1)  # an arm entering from the border
+    rng = np.random.default_rng(0)
+    depth += rng.normal(0, 0.0007, depth.shape).astype(np.float32)
+    depth[rng.random(depth.shape) < 0.3] = np.nan
+    ws = estimate_workspace(depth, valid_depth(depth), k, ("plane",))
+    assert ws.fallback is None and ws.modes == ("plane",)
+    assert np.degrees(np.arccos(np.dot(ws.plane.normal, n))) < 1.0
+    assert ws.plane.offset == pytest.approx(offset, abs=0.003)
+    box = ws.mask[205:275, 285:355]
+    measured = np.isfinite(depth[205:275, 285:355])
+    assert box[measured].all() and not box[~measured].any()  # the box top, where measured
+    table = np.ones(depth.shape, bool)
+    table[190:290, 270:370] = False
+    table[50:130, 90:170] = False
+    table[370:, 490:550] = False
+    assert not ws.mask[table].any()  # the table itself
+    assert not ws.mask[380:, 500:540].any()  # the arm
+    assert not ws.mask[65:115, 105:155].any()  # too high
+    heights = ws.plane.heights(depth, k)
+    assert np.nanmedian(heights[205:275, 285:355]) == pytest.approx(0.05, abs=0.002)
+
+
+def test_bin_floor_is_chosen_and_walls_and_rims_are_excluded():
+    k = PRIMESENSE
+    depth, n, _ = plane_depth(k, 15.0, 0.9)  # the table
+    raise_by(depth, k, n, (slice(60, 420), slice(80, 560)), 0.12)  # bin walls and rim, 12 cm
+    raise_by(depth, k, n, (slice(75, 405), slice(95, 545)), -0.11)  # the floor inside: 1 cm above the table
+    raise_by(depth, k, n, (slice(200, 260), slice(300, 380)), 0.04)  # an object on the floor
+    raise_by(depth, k, n, (slice(100, 130), slice(97, 150)), 0.04)  # an object against the left wall
+    ws = estimate_workspace(depth, valid_depth(depth), k, ("plane",), margin_m=0.01)
+    assert ws.fallback is None
+    assert ws.plane.offset < 0.9 * np.cos(np.radians(15)) - 0.005  # the floor, not the table
+    assert ws.mask[205:255, 305:375].all()  # the object
+    assert not ws.mask[60:75, 80:560].any() and not ws.mask[405:420, 80:560].any()  # rims
+    assert not ws.mask[:60].any() and not ws.mask[:, :80].any()  # the table beyond the bin
+    floor = np.zeros(depth.shape, bool)
+    floor[75:405, 95:545] = True
+    floor[200:260, 300:380] = False
+    floor[100:130, 97:150] = False
+    assert not ws.mask[floor].any()
+    against = ws.mask[100:130, 97:150]
+    assert not against[:, :3].any() and against[:, 20:].all()  # kept off the wall (margin ~6 px, 4 px grid)
+
+
+def test_no_plane_falls_back_to_none():
+    k = PRIMESENSE
+    empty = np.full((k.height, k.width), np.nan, np.float32)
+    ws = estimate_workspace(empty, valid_depth(empty), k, ("plane",))
+    assert ws.mask.all() and ws.modes == () and "valid" in ws.fallback
+    wall, _, _ = plane_depth(k, 75.0, 0.6)  # a wall along the view
+    wall[~np.isfinite(wall) | (wall <= 0) | (wall > 5)] = np.nan
+    ws = estimate_workspace(wall, valid_depth(wall), k, ("plane", "box"), box=(-1, 1, -1, 1, 0, 3))
+    assert ws.modes == ("box",) and "tilted" in ws.fallback
+    rough = np.random.default_rng(1).uniform(0.5, 1.5, (k.height, k.width)).astype(np.float32)
+    ws = estimate_workspace(rough, valid_depth(rough), k, ("plane",))
+    assert ws.plane is None and ws.fallback.startswith("no support plane")
+
+
+def test_box_mask_and_modes():
+    k = CameraIntrinsics(100.0, 100.0, 49.5, 39.5, 100, 80)
+    depth = np.full((80, 100), 1.0, np.float32)
+    depth[:, 50:] = 2.0
+    box = (-0.2, 0.3, -1.0, 1.0, 0.5, 1.5)
+    mask = box_mask(depth, k, box)
+    x = (np.arange(100) - 49.5) / 100.0 * depth
+    assert np.array_equal(mask, (x >= -0.2) & (x <= 0.3) & (depth <= 1.5))
+    assert parse_modes("none") == () and parse_modes("box,plane") == ("plane", "box")
+    assert parse_modes("plane+box") == ("plane", "box")
+    for bad in ("", "plane,plane", "table", "none,plane"):
+        with pytest.raises(ValueError, match="planner.workspace"):
+            parse_modes(bad)
+    with pytest.raises(ValueError, match="needs workspace_box"):
+        PlannerConfig(workspace="box")
+    with pytest.raises(ValueError, match="workspace_box"):
+        PlannerConfig(workspace="box", workspace_box=(0, 1, 0, 1, 2, 1))
+    with pytest.raises(ValueError, match="min_height_m"):
+        PlannerConfig(min_height_m=0.3, max_height_m=0.2)
+    assert PlannerConfig.from_dict({"workspace_box": [0, 1, 0, 1, 0, 1]}).workspace_box == (0, 1, 0, 1, 0, 1)
+
+
+def test_planner_without_a_mask_grasps_the_object_not_the_table(tiny_gqm, camera):
+    depth, n, _ = plane_depth(camera, 20.0, 0.7)
+    raise_by(depth, camera, n, (slice(45, 75), slice(65, 95)), 0.04)
+    gqm = tiny_gqm("suction")
+    cfg = PlannerConfig(top_k=3, workspace="plane", nms_radius_px=4.0)
+    result = GraspPlanner(gqm, cfg).plan(depth, camera)
+    assert result.workspace.plane is not None and "workspace" in result.timings
+    for g in result.grasps:
+        u, v = (round(c) for c in g.center_px)
+        assert 65 <= u < 95 and 45 <= v < 75
+    assert (result.heatmap[~result.workspace.mask] == 0).all()
+    everywhere = GraspPlanner(gqm, PlannerConfig(top_k=30, workspace="none", nms_radius_px=4.0)).plan(depth,
+                                                                                                   camera)
+    assert any(not (65 <= g.center_px[0] < 95 and 45 <= g.center_px[1] < 75) for g in everywhere.grasps)
