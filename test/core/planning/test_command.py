@@ -136,5 +136,6 @@ def test_a_model_for_another_gripper_is_refused_as_the_node_refuses_it(tmp_path,
     assert rc == 1
     assert err == f"dexnet plan: error: model '{suction}' is a suction model but the gripper is parallel_jaw"
     assert not list(tmp_path.glob("*_grasps.json"))
-    rc, _ = plan_error(capsys, tmp_path, "--model", str(suction), "--intrinsics", "200,200,79.5,59.5")
+    rc, _ = plan_error(capsys, tmp_path, "--model", str(suction), "--intrinsics", "200,200,79.5,59.5",
+                       "--workspace", "none")  # a flat scene: nothing stands on the support plane
     assert rc == 0  # without --gripper the model's own gripper is used
