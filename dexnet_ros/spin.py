@@ -45,7 +45,9 @@ def run_node(make_node: Callable[[], Node], name: str, make_executor: Callable[[
         if rclpy.ok():
             raise
     finally:
-        executor.shutdown(timeout_sec=1.0)
+        # wait for callbacks still running in executor threads: destroying the node under one of them
+        # can crash the process
+        executor.shutdown(timeout_sec=10.0)
         node.destroy_node()
         rclpy.try_shutdown()
     return 0
