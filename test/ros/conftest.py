@@ -313,3 +313,20 @@ def frames() -> Any:
     Frames.camera_info = staticmethod(camera_info)
     Frames.depth_image = staticmethod(depth_image)
     return Frames
+
+
+
+@pytest.fixture(scope="module")
+def start_demo_source(start_node, ros) -> Callable[[dict[str, Any]], NodeProcess]:
+    """Factory: start demo_source at a quarter of 640x480 with the given parameters and wait until its three
+    image topics (depth, camera_info, mask) are matched by the harness."""
+    def start(params: dict[str, Any]) -> NodeProcess:
+        proc = start_node("demo_source", {"image_scale": 0.25, "rate_hz": 10.0, "library_size": 8, **params})
+        ros.subscribe("depth", Image, qos_profile_sensor_data)
+        ros.subscribe("camera_info", CameraInfo, qos_profile_sensor_data)
+        ros.subscribe("mask", Image, qos_profile_sensor_data)
+        proc.wait_log("publishing 160x120 frames on '/depth'", timeout=60)
+        ros.wait_matched()
+        return proc
+
+    return start

@@ -6,8 +6,6 @@ import signal
 
 import numpy as np
 import pytest
-from rclpy.qos import qos_profile_sensor_data
-from sensor_msgs.msg import CameraInfo, Image
 
 from dexnet_core.camera import PRIMESENSE
 from dexnet_ros import conversions as conv
@@ -17,15 +15,8 @@ pytestmark = pytest.mark.ros
 
 
 @pytest.fixture(scope="module")
-def source(start_node, ros):
-    proc = start_node("demo_source", {"image_scale": 0.25, "rate_hz": 10.0, "frames_per_scene": 3,
-                                      "library_size": 8, "seed": 1, "frame_id": "demo_frame"})
-    ros.subscribe("depth", Image, qos_profile_sensor_data)
-    ros.subscribe("camera_info", CameraInfo, qos_profile_sensor_data)
-    ros.subscribe("mask", Image, qos_profile_sensor_data)
-    proc.wait_log("publishing 160x120 frames on '/depth'", timeout=60)
-    ros.wait_matched()
-    return proc
+def source(start_demo_source):
+    return start_demo_source({"frames_per_scene": 3, "seed": 1, "frame_id": "demo_frame"})
 
 
 def test_frames_and_camera_info(source, ros):

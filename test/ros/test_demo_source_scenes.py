@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from rclpy.qos import qos_profile_sensor_data
-from sensor_msgs.msg import CameraInfo, Image
 
 from dexnet_ros import conversions as conv
 
@@ -14,17 +12,10 @@ pytestmark = pytest.mark.ros
 
 
 @pytest.fixture(scope="module")
-def source(start_node, ros):
-    proc = start_node("demo_source", {"image_scale": 0.25, "rate_hz": 10.0, "frames_per_scene": 2,
-                                      "library_size": 8, "seed": 2, "scene": "bin", "num_objects": 3,
-                                      "sensor": "structured_light", "camera_tilt_deg": 30.0, "fixtures": 2,
-                                      "clutter": 2})
-    ros.subscribe("depth", Image, qos_profile_sensor_data)
-    ros.subscribe("camera_info", CameraInfo, qos_profile_sensor_data)
-    ros.subscribe("mask", Image, qos_profile_sensor_data)
-    proc.wait_log("publishing 160x120 frames on '/depth'", timeout=60)
-    ros.wait_matched()
-    return proc
+def source(start_demo_source):
+    return start_demo_source({"frames_per_scene": 2, "seed": 2, "scene": "bin", "num_objects": 3,
+                              "sensor": "structured_light", "camera_tilt_deg": 30.0, "fixtures": 2,
+                              "clutter": 2})
 
 
 def _set(ros, name, value):
