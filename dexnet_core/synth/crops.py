@@ -16,11 +16,12 @@ from dexnet_core.errors import MissingExtraError
 CROP = 32
 
 
-def _cv2():
+def require_cv2():
+    """Import OpenCV, or raise MissingExtraError naming the extra."""
     try:
         import cv2
     except ImportError as exc:
-        raise MissingExtraError("crops need OpenCV: pip install dexnet-core[synth]") from exc
+        raise MissingExtraError("synthesis needs OpenCV: pip install dexnet-core[synth]") from exc
     return cv2
 
 
@@ -35,7 +36,7 @@ def shrink(depth: np.ndarray, scale_xy: tuple[float, float]) -> tuple[np.ndarray
 
     Returns (resized float32 image, exact (sx, sy) = new size / old size).
     """
-    cv2 = _cv2()
+    cv2 = require_cv2()
     h, w = depth.shape
     size = (max(1, round(w * scale_xy[0])), max(1, round(h * scale_xy[1])))
     interp = cv2.INTER_AREA if min(scale_xy) < 1 else cv2.INTER_LINEAR
@@ -51,7 +52,7 @@ def extract_crops(small: np.ndarray, scale_xy: tuple[float, float], centers_uv: 
     centers_uv : (n, 2) crop centres (u = column, v = row) in ORIGINAL image pixels; angles : (n,) rad,
     measured from +u towards +v. Returns (n, 32, 32) float32; border pixels replicate the edge.
     """
-    cv2 = _cv2()
+    cv2 = require_cv2()
     sx, sy = scale_xy
     out = np.empty((len(centers_uv), CROP, CROP), np.float32)
     half = (CROP - 1) / 2

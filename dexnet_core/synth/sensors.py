@@ -26,17 +26,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from dexnet_core.camera import CameraIntrinsics
-from dexnet_core.errors import MissingExtraError
+from dexnet_core.synth.crops import require_cv2
 
 _TABLE_SIZE = 1 << 22  # pre-drawn standard normal values for per-pixel noise (16 MB, built on first use)
-
-
-def _cv2():
-    try:
-        import cv2
-    except ImportError as exc:
-        raise MissingExtraError("sensor models need OpenCV: pip install dexnet-core[synth]") from exc
-    return cv2
 
 
 @dataclass(frozen=True)
@@ -123,7 +115,8 @@ class SensorModel:
         if self.smooth_std_m > 0:
             gh, gw = max(2, -(-h // self.smooth_grid)), max(2, -(-w // self.smooth_grid))
             coarse = (self.smooth_std_m * rng.standard_normal((gh, gw))).astype(np.float32)
-            out = out + _cv2().resize(coarse, (w, h), interpolation=_cv2().INTER_CUBIC)
+            cv2 = require_cv2()
+            out = out + cv2.resize(coarse, (w, h), interpolation=cv2.INTER_CUBIC)
         z2 = self.pixel_std_z2
         if self.stereo_subpixel > 0:
             z2 += self.stereo_subpixel / (fx * abs(self.baseline_m))
@@ -138,7 +131,7 @@ class SensorModel:
 
     def _flying(self, z: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Pixels within flying_px of a depth edge take, with flying_prob, a depth between its two sides."""
-        cv2 = _cv2()
+        cv2 = require_cv2()
         k = np.ones((2 * self.flying_px + 1, 2 * self.flying_px + 1), np.uint8)
         nan = np.isnan(z)
         lo = cv2.erode(np.where(nan, np.float32(np.inf), z), k)  # nearest / farthest depth around
@@ -161,7 +154,8 @@ class SensorModel:
         coarse = rng.standard_normal((gh, gw)).astype(np.float32)
         if need <= 0:
             return np.zeros((h, w), bool)
-        field = _cv2().resize(coarse, (w, h), interpolation=_cv2().INTER_CUBIC)
+        cv2 = require_cv2()
+        field = cv2.resize(coarse, (w, h), interpolation=cv2.INTER_CUBIC)
         step = max(1, int(np.sqrt(valid.size / 20000)))  # the threshold from ~20k sampled valid pixels
         sample = field[::step, ::step][valid[::step, ::step]]
         if sample.size == 0:
