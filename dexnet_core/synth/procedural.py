@@ -3,7 +3,9 @@
 Object ``i`` of the family is of kind ``KINDS[i % len(KINDS)]`` and is built from ``default_rng([seed, i])``
 only, so it is the same on every machine. Each object is a set of overlapping convex parts (boxes, frusta,
 wall segments, handle pieces) in metres with its largest side in [MIN_SIZE_M, MAX_SIZE_M], and a mass from
-a density drawn per part for its kind (cardboard to steel), clipped to MASS_RANGE_KG. The parts are
+an effective density drawn log-uniformly for its kind (the everyday item's mass over its closed volume:
+empty cartons and hollow balls to aluminium parts), clipped to MASS_RANGE_KG, the payload the shipped
+grippers are rated for (half of what the 10 N suction cup lifts straight up). The parts are
 written once as a PLY file into the mesh cache; ``dexnet_core.synth.meshes`` then processes the file like
 any other source (union into one watertight body, stable poses, cache), and the simulator collides the
 convex parts.
@@ -22,10 +24,11 @@ from dexnet_core.synth.meshes import MeshSource, default_cache_dir, require_trim
 
 PROCEDURAL = "procedural"
 PROCEDURAL_VERSION = 1  # bump when any builder changes so cached part files are rebuilt
+MASS_MODEL_VERSION = 2  # bump when the densities or MASS_RANGE_KG change (names the cached index of masses)
 PROCEDURAL_COUNT = 1500  # objects in the family (100 per kind)
 PROCEDURAL_ID_BASE = 100_000  # object ids are PROCEDURAL_ID_BASE + index
 MIN_SIZE_M, MAX_SIZE_M = 0.02, 0.25  # largest side of every object
-MASS_RANGE_KG = (0.005, 2.0)
+MASS_RANGE_KG = (0.005, 0.5)
 
 Part = tuple[object, float]  # (convex trimesh.Trimesh in metres, density kg/m^3)
 
@@ -86,32 +89,32 @@ def _loguniform(rng: np.random.Generator, lo: float, hi: float) -> float:
 
 
 def _with(parts: list, rng: np.random.Generator, density: tuple[float, float]) -> list[Part]:
-    d = float(rng.uniform(*density))
+    d = _loguniform(rng, *density)
     return [(p, d) for p in parts]
 
 
 def box(rng: np.random.Generator) -> list[Part]:
     """Packages and blocks: cereal boxes, cartons, wooden blocks."""
-    return _with([_box([_loguniform(rng, 0.025, 0.22) for _ in range(3)])], rng, (150, 800))
+    return _with([_box([_loguniform(rng, 0.025, 0.22) for _ in range(3)])], rng, (50, 300))
 
 
 def slab(rng: np.random.Generator) -> list[Part]:
     """Thin slabs: books, boards, plates, phones."""
     ext = [rng.uniform(0.05, 0.24), rng.uniform(0.04, 0.18), rng.uniform(0.006, 0.025)]
-    return _with([_box(ext)], rng, (400, 2700))
+    return _with([_box(ext)], rng, (300, 1200))
 
 
 def cylinder(rng: np.random.Generator) -> list[Part]:
     """Solid cylinders: dowels, candles, rolls, pucks."""
     r, h = _loguniform(rng, 0.008, 0.06), _loguniform(rng, 0.015, 0.22)
-    return _with(_lathe([(r, 0.0), (r, h)]), rng, (300, 1200))
+    return _with(_lathe([(r, 0.0), (r, h)]), rng, (200, 900))
 
 
 def can(rng: np.random.Generator) -> list[Part]:
     """Cans with bevelled ends."""
     r, h, b = rng.uniform(0.025, 0.05), rng.uniform(0.05, 0.16), rng.uniform(0.003, 0.008)
     return _with([_hull(np.concatenate([_circle(0.88 * r, 0), _circle(r, b), _circle(r, h - b),
-                                        _circle(0.88 * r, h)]))], rng, (300, 1100))
+                                        _circle(0.88 * r, h)]))], rng, (100, 900))
 
 
 def bottle(rng: np.random.Generator) -> list[Part]:
@@ -120,7 +123,7 @@ def bottle(rng: np.random.Generator) -> list[Part]:
     hb, hs, hn = rng.uniform(0.07, 0.16), rng.uniform(0.02, 0.05), rng.uniform(0.015, 0.04)
     prof = [(0.92 * r, 0.0), (r, 0.006), (r, hb), (0.5 * (r + rn), hb + 0.6 * hs), (rn, hb + hs),
             (rn, hb + hs + hn), (rn * 1.15, hb + hs + hn), (rn * 1.15, hb + hs + hn + 0.012)]
-    return _with(_lathe(prof), rng, (100, 1000))
+    return _with(_lathe(prof), rng, (50, 600))
 
 
 def jar(rng: np.random.Generator) -> list[Part]:
@@ -128,7 +131,7 @@ def jar(rng: np.random.Generator) -> list[Part]:
     r, h = rng.uniform(0.03, 0.06), rng.uniform(0.05, 0.14)
     lid, lh = rng.uniform(0.75, 0.95) * r, rng.uniform(0.01, 0.025)
     prof = [(0.95 * r, 0.0), (r, 0.005), (r, h), (lid, h + 0.01), (lid, h + 0.01 + lh)]
-    return _with(_lathe(prof), rng, (300, 1300))
+    return _with(_lathe(prof), rng, (150, 800))
 
 
 def _c_handle(rng: np.random.Generator, r_body: float, z0: float, z1: float) -> list:
@@ -155,12 +158,12 @@ def handled(rng: np.random.Generator) -> list[Part]:
         r, h = rng.uniform(0.035, 0.06), rng.uniform(0.08, 0.16)
         parts = _lathe([(0.95 * r, 0.0), (r, 0.005), (r, h), (0.8 * r, h + 0.015)])
         parts += _c_handle(rng, r, 0.25 * h, 0.9 * h)
-        return _with(parts, rng, (300, 1000))
+        return _with(parts, rng, (100, 600))
     lx, ly, lz = rng.uniform(0.08, 0.2), rng.uniform(0.05, 0.12), rng.uniform(0.04, 0.12)
     span = rng.uniform(0.5, 0.9) * lx / 2
     arch = _arc_rods(np.array([0.0, 0.0, lz]), np.array([1.0, 0, 0]), np.array([0, 0, 1.0]), span,
                      0.0, np.pi, rng.uniform(0.004, 0.008), n=8)
-    return _with([_box([lx, ly, lz], (0, 0, lz / 2))] + arch, rng, (150, 700))
+    return _with([_box([lx, ly, lz], (0, 0, lz / 2))] + arch, rng, (100, 500))
 
 
 def tube(rng: np.random.Generator) -> list[Part]:
@@ -193,20 +196,20 @@ def bracket(rng: np.random.Generator) -> list[Part]:
         parts.append(_box([t, w, b], (a / 2, 0, b / 2)))
     else:
         parts += [_box([t, w, b], (t / 2, 0, b / 2)), _box([t, w, b], (a - t / 2, 0, b / 2))]
-    return _with(parts, rng, (1200, 7800))
+    return _with(parts, rng, (900, 2700))
 
 
 def sphere(rng: np.random.Generator) -> list[Part]:
     """Balls and round fruit."""
     s = require_trimesh().creation.icosphere(subdivisions=2, radius=rng.uniform(0.015, 0.12))
-    return _with([s], rng, (100, 1100))
+    return _with([s], rng, (30, 900))
 
 
 def ellipsoid(rng: np.random.Generator) -> list[Part]:
     """Eggs, lemons, potatoes, pebbles."""
     s = require_trimesh().creation.icosphere(subdivisions=2, radius=1.0)
     s.apply_scale(np.sort([rng.uniform(0.012, 0.1) for _ in range(3)]))
-    return _with([s], rng, (500, 1100))
+    return _with([s], rng, (150, 900))
 
 
 def superquadric(rng: np.random.Generator) -> list[Part]:
@@ -222,7 +225,7 @@ def superquadric(rng: np.random.Generator) -> list[Part]:
     ce = f(np.cos(eta), e1)
     pts = np.stack([ax[0] * ce * f(np.cos(om), e2), ax[1] * ce * f(np.sin(om), e2),
                     ax[2] * f(np.sin(eta), e1)], axis=-1).reshape(-1, 3)
-    return _with([_hull(pts)], rng, (200, 1000))
+    return _with([_hull(pts)], rng, (100, 700))
 
 
 def tool(rng: np.random.Generator) -> list[Part]:
@@ -294,7 +297,7 @@ def procedural_sources(cache_dir: str | Path | None = None, count: int | None = 
     trimesh = require_trimesh()
     count = PROCEDURAL_COUNT if count is None else count
     root = procedural_dir(Path(cache_dir) if cache_dir else None, seed)
-    index = root / f"index-{count}.json"
+    index = root / f"index-{count}-m{MASS_MODEL_VERSION}.json"
     if index.exists():
         entries = json.loads(index.read_text())
     else:
