@@ -70,12 +70,16 @@ class WorldConfig:
     support_friction: float = 0.6  # table and tray
     settle_steps: int = 240  # upper bound on steps to let objects come to rest
     rest_speed: float = 0.01  # m/s and rad/s under which an object counts as resting
+    min_body_mass: float = 0.02  # kg: lighter objects get this mass in the physics (Bullet squeezes a 6 g
+    # box out of the 40 N fingers during the lift; from about 13 g up it holds)
 
     def __post_init__(self) -> None:
         if not self.time_step > 0:
             raise ValueError(f"WorldConfig.time_step must be > 0, got {self.time_step}")
         if self.solver_iterations < 1:
             raise ValueError(f"WorldConfig.solver_iterations must be >= 1, got {self.solver_iterations}")
+        if not self.min_body_mass > 0:
+            raise ValueError(f"WorldConfig.min_body_mass must be > 0, got {self.min_body_mass}")
         if self.object_friction < 0 or self.support_friction < 0:
             raise ValueError(f"friction must be >= 0, got object={self.object_friction}, "
                              f"support={self.support_friction}")
@@ -185,7 +189,7 @@ class SimWorld:
         """Add ``obj`` with its body frame at ``pose`` (4, 4) world <- body; returns the body id.
 
         pybullet's base frame is the centre of mass, so the collision hulls are shifted by it and
-        ``pose()`` shifts back.
+        ``pose()`` shifts back. The body weighs at least ``config.min_body_mass``.
         """
         c = self.client
         mesh = obj.mesh
@@ -198,7 +202,8 @@ class SimWorld:
         shift = np.eye(4)
         shift[:3, 3] = com
         pos, quat = pose_to_pq(np.asarray(pose, dtype=np.float64) @ shift)
-        body = c.createMultiBody(obj.mass, col, -1, pos.tolist(), quat.tolist())
+        body = c.createMultiBody(max(obj.mass, self.config.min_body_mass), col, -1, pos.tolist(),
+                                 quat.tolist())
         c.changeDynamics(body, -1, lateralFriction=self.config.object_friction, rollingFriction=0.0,
                          spinningFriction=0.001)
         shift[:3, 3] = -com

@@ -34,6 +34,21 @@ def test_parallel_jaw_centred_grasp_succeeds(world, grasp_pose):
     assert result.steps > 100
 
 
+def test_parallel_jaw_holds_a_very_light_box(grasp_pose):
+    """A 6 g box (an empty carton) is lifted: the physics gives it WorldConfig.min_body_mass."""
+    w = SimWorld()
+    try:
+        size = (0.10, 0.045, 0.027)
+        pose = np.eye(4)
+        pose[2, 3] = size[2] / 2
+        w.add_object(box_object("carton", size, mass=0.006), pose)
+        w.settle()
+        result = run_trial(w, ParallelJawGripper(w), grasp_pose(0.0, 0.0, size[2] - 0.015, yaw=0.0))
+        assert result.success, result.cause
+    finally:
+        w.close()
+
+
 def test_parallel_jaw_empty_space_misses(world, grasp_pose):
     hand = ParallelJawGripper(world)
     result = run_trial(world, hand, grasp_pose(-0.15, 0.0, 0.03))
