@@ -125,6 +125,8 @@ PLANNER_PARAMS = (
               "jaw axis, m"),
     ParamSpec("jaw_clearance_margin_m", 0.003, "parallel jaw: fingertips may end this far below the surface "
               "under the fingers, m", 0.0, 1.0),
+    ParamSpec("jaw_centring", True, "parallel jaw: move each grasp along its jaw axis to the middle of the "
+              "surface its fingers close on"),
     ParamSpec("cup_radius_m", 0.01, "suction: radius of the cup and tool (a cylinder along the approach), m",
               0.001, 1.0),
     ParamSpec("cup_length_m", 0.1, "suction: length of that cylinder behind the lip, m", 0.001, 1.0),

@@ -72,6 +72,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--roi", help="x,y,w,h region for grasp centres, pixels")
     parser.add_argument("--no-clearance", action="store_true",
                         help="keep grasps whose gripper would hit the observed surface (no clearance check)")
+    parser.add_argument("--no-jaw-centring", action="store_true",
+                        help="parallel jaw: keep grasps on heatmap cell centres (no move to the middle of "
+                        "what the fingers close on)")
     parser.add_argument("--device", default="auto", help="torch device: auto, cpu, cuda")
     parser.add_argument("--backend", choices=BACKENDS, default=PlannerConfig.backend,
                         help="runs the network: torch, or onnxruntime (the exported ONNX graph)")
@@ -88,7 +91,8 @@ def run(args: argparse.Namespace) -> int:
     box = tuple(_floats(args.box, 6, "--box x_min,x_max,y_min,y_max,z_min,z_max")) if args.box else None
     strides = {"stride": args.stride, "suction_stride": args.stride} if args.stride else {}
     config = PlannerConfig(top_k=args.top_k, num_angles=args.num_angles, roi=roi,
-                           clearance_check=not args.no_clearance, jaw_symmetries=args.jaw_symmetries,
+                           clearance_check=not args.no_clearance, jaw_centring=not args.no_jaw_centring,
+                           jaw_symmetries=args.jaw_symmetries,
                            suction_symmetries=args.suction_symmetries, workspace=args.workspace,
                            workspace_box=box, max_filled_fraction=args.max_filled_fraction,
                            backend=args.backend, **strides)

@@ -60,6 +60,8 @@ class PlannerConfig:
     finger_length_m: float = 0.046  # parallel jaw: from the fingertips up to the palm's underside
     palm_size_m: tuple[float, float] = (0.204, 0.063)  # parallel jaw: palm (hand body) footprint, length
     # along the jaw axis and width across it, Franka hand
+    jaw_centring: bool = True  # parallel jaw: move each grasp along its jaw axis to the middle of the
+    # surface its fingers close on (jaw_centring.py); False: grasps stay on heatmap cell centres
     jaw_clearance_margin_m: float = 0.003  # parallel jaw: fingertips may end this far below the surface
     # observed under the fingers (sensor noise, compliance)
     cup_radius_m: float = 0.01  # suction: radius of the cup and tool, a cylinder along the approach

@@ -30,6 +30,10 @@ Holes and image borders (holes.py): a cell whose crop leaves the image or holds 
 ``max_filled_fraction`` of filled-in depth scores -1; a cell whose crop holds filled-in depth keeps the
 lower of its score and the crop-wise score on an adverse fill of the holes (checked at selection, best
 first, like the cup); each grasp reports the observed share of its crop.
+
+Jaw centring (jaw_centring.py): a parallel-jaw grasp moves along its jaw axis to the middle of the surface
+its fingers close on, keeping its cell's angle, gripper depth and score, when the new centre is a candidate
+pixel and the fingers and palm still clear the surface there.
 """
 
 from __future__ import annotations
@@ -73,6 +77,7 @@ from dexnet_core.planning.heatmaps import (
     render_heatmap,
 )
 from dexnet_core.planning.holes import FULLY_OBSERVED, INSIDE_TOLERANCE, AdverseFill, crop_shares
+from dexnet_core.planning.jaw_centring import slice_midpoint
 from dexnet_core.planning.nms import top_k_nms
 from dexnet_core.planning.preprocess import candidate_mask, inpaint_depth, valid_depth
 from dexnet_core.planning.rescale import SceneScale, metric_scale, rescale_depth
@@ -211,7 +216,7 @@ class GraspPlanner:
         adverse = AdverseFill(self.gqm, self.symmetries, depth, valid, scale, self.stride)
         picks = self._select(grids, cand, k, adverse, seal)
         clock.lap("select")
-        grasps = [self._grasp(grids[g], i, j, filled, intrinsics) for g, i, j in picks]
+        grasps = [self._grasp(grids[g], i, j, filled, intrinsics, cand, footprints) for g, i, j in picks]
         clock.lap("poses")
         heatmap = render_heatmap(grids, depth.shape, box)
         heatmap[~cand] = 0.0
@@ -356,9 +361,10 @@ class GraspPlanner:
             out[sel] = adverse.scores(grid, rows, cols, depths)
         return out
 
-    def _grasp(self, grid: AngleGrid, i: int, j: int, filled: np.ndarray,
-               intrinsics: CameraIntrinsics) -> Grasp:
-        """Grasp of cell (i, j): centre in input pixels, depth, 3D pose in the optical frame."""
+    def _grasp(self, grid: AngleGrid, i: int, j: int, filled: np.ndarray, intrinsics: CameraIntrinsics,
+               cand: np.ndarray, footprints: list[tuple[np.ndarray, float]]) -> Grasp:
+        """Grasp of cell (i, j): centre in input pixels, depth, 3D pose in the optical frame; a parallel-jaw
+        centre moves between the contacts its fingers close on (jaw_centring.py)."""
         cfg = self.config
         u_map, v_map = grid.cell_centers()
         u, v = float(u_map[i, j]), float(v_map[i, j])
@@ -369,6 +375,8 @@ class GraspPlanner:
         else:
             depth = float(grid.gripper_depth[i, j])
             rot, angle, width = parallel_jaw_frame(grid.angle), grid.angle, cfg.jaw_width_m
+            if cfg.jaw_centring:
+                u, v = self._centred(u, v, angle, depth, filled, intrinsics, cand, footprints)
         position = intrinsics.deproject(np.array([[u, v]]), np.array([depth]))[0]
         return Grasp(
             center_px=(u, v), angle=float(angle), depth=float(depth), width=float(width),
@@ -377,6 +385,28 @@ class GraspPlanner:
             orientation=tuple(float(x) for x in quaternion_from_matrix(rot)),
             observed_share=float(np.clip(grid.observed[i, j], 0.0, 1.0)),
         )
+
+
+    def _centred(self, u: float, v: float, angle: float, depth: float, filled: np.ndarray,
+                 intrinsics: CameraIntrinsics, cand: np.ndarray, footprints: list[tuple[np.ndarray, float]]
+                 ) -> tuple[float, float]:
+        """(u, v) moved to the middle of the surface the fingers close on, or unchanged when that point is
+        not a candidate pixel or the fingers and palm would not clear the surface there."""
+        cfg = self.config
+        # surface the fingertips close on: nearer than they reach, less the clearance margin they may sink
+        reach = depth + cfg.fingertip_depth_m - cfg.jaw_clearance_margin_m
+        cu, cv = slice_midpoint(filled, intrinsics, u, v, angle, reach, cfg.jaw_width_m / 2)
+        h, w = cand.shape
+        col, row = round(cu), round(cv)
+        if (cu, cv) == (u, v) or not (0 <= col < w and 0 <= row < h and cand[row, col]):
+            return u, v
+        surface = _lookup(filled, np.array([cu]), np.array([cv]))
+        for samples, height in footprints:
+            seen = footprint_min_depth(filled, intrinsics, np.array([cu]), np.array([cv]), surface, samples,
+                                       angle)
+            if seen[0] + height - cfg.fingertip_depth_m + cfg.jaw_clearance_margin_m < depth:
+                return u, v
+        return cu, cv
 
 
 class _Clock:
