@@ -13,17 +13,22 @@ import torch.nn.functional as F
 from torch import nn
 
 
+def _add_conv_layers(module: nn.Module) -> None:
+    """The reference's conv1-conv4, LRN and pooling layers, under its attribute names (state-dict keys)."""
+    module.conv1 = nn.Conv2d(1, 64, 7, padding="same")
+    module.conv2 = nn.Conv2d(64, 64, 5, padding="same")
+    module.conv3 = nn.Conv2d(64, 64, 3, padding="same")
+    module.conv4 = nn.Conv2d(64, 64, 3, padding="same")
+    module.lrn = nn.LocalResponseNorm(2, alpha=2e-5, beta=0.75, k=1.0)
+    module.pool = nn.MaxPool2d(2)
+
+
 class DexNetBase(nn.Module):
     """Reference GQ-CNN: (B, 1, 32, 32) normalised depth -> (B, 1) probability."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.conv1 = nn.Conv2d(1, 64, 7, padding="same")
-        self.conv2 = nn.Conv2d(64, 64, 5, padding="same")
-        self.conv3 = nn.Conv2d(64, 64, 3, padding="same")
-        self.conv4 = nn.Conv2d(64, 64, 3, padding="same")
-        self.lrn = nn.LocalResponseNorm(2, alpha=2e-5, beta=0.75, k=1.0)
-        self.pool = nn.MaxPool2d(2)
+        _add_conv_layers(self)
         self.fc = nn.Linear(64 * 16 * 16, 1024)
         self.fc2 = nn.Linear(1024, 1024)
         self.fc3 = nn.Linear(1024, 1)
@@ -56,12 +61,7 @@ class BaseFCGQCNN(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        self.conv1 = nn.Conv2d(1, 64, 7, padding="same")
-        self.conv2 = nn.Conv2d(64, 64, 5, padding="same")
-        self.conv3 = nn.Conv2d(64, 64, 3, padding="same")
-        self.conv4 = nn.Conv2d(64, 64, 3, padding="same")
-        self.lrn = nn.LocalResponseNorm(2, alpha=2e-5, beta=0.75, k=1.0)
-        self.pool = nn.MaxPool2d(2)
+        _add_conv_layers(self)
         self.conv5 = nn.Conv2d(64, 1024, 16)
         self.conv6 = nn.Conv2d(1024, 1024, 1)
         self.conv7 = nn.Conv2d(1024, 1, 1)
