@@ -2,8 +2,10 @@
 
 Episode i uses seed ``--seed + i``; every policy starts that episode from the same tray, and episodes are
 deterministic, so ``--resume`` can add policies or seeds to an earlier run. Writes ``results.json`` (every
-attempt), ``report.json`` / ``report.md`` (summary tables; rewritten after each seed, so a long run can be
-read while it goes) and ``episode_<seed>_<policy>.png`` for the first ``--png-episodes`` episodes.
+attempt), ``report.json`` / ``report.md`` (summary tables, success by object mass and, for the parallel jaw,
+by whether the object's middle side fits the opening, per-object results; rewritten after each seed, so a
+long run can be read while it goes) and ``episode_<seed>_<policy>.png`` for the first ``--png-episodes``
+episodes.
 """
 
 from __future__ import annotations
@@ -82,8 +84,9 @@ def run(args: argparse.Namespace) -> int:
     from dexnet_core.planning.config import PlannerConfig
     from dexnet_core.planning.overlay import save_png
     from dexnet_core.sim.episode import EpisodeConfig, run_episode
+    from dexnet_core.sim.grippers import ParallelJawConfig
     from dexnet_core.sim.policies import make_policy
-    from dexnet_core.sim.report import episode_image, report_markdown, summarize
+    from dexnet_core.sim.report import episode_image, object_classes, report_markdown, summarize
     from dexnet_core.synth.command import check_sensor, check_tilt
     from dexnet_core.synth.families import parse_mesh_spec
     from dexnet_core.synth.meshes import load_object_library
@@ -121,7 +124,9 @@ def run(args: argparse.Namespace) -> int:
     seeds = range(args.seed, args.seed + args.episodes)
     todo = [(seed, p) for seed in seeds for p in policies if (seed, p.name) not in done]
     objects = load_object_library(args.split, source=args.meshes, max_objects=args.library_size,
-                                  progress=True) if todo else []
+                                  progress=True)
+    opening = ParallelJawConfig().max_opening if args.gripper == "parallel_jaw" else None
+    classes = object_classes(objects, opening)
     command = "dexnet " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     start = time.perf_counter()
     results = dict(done)
@@ -136,11 +141,11 @@ def run(args: argparse.Namespace) -> int:
             bar.update(1)
             if n + 1 == len(todo) or todo[n + 1][0] != seed:  # after each seed
                 ordered = _ordered(results, seeds, names)
-                summaries = summarize(ordered, args.robot_cycle_s)
+                summaries = summarize(ordered, args.robot_cycle_s, classes)
                 bar.set_postfix({s.policy: f"{100 * s.success_rate:.0f}%" for s in summaries})
                 _write(args.out, ordered, summaries, setup, command, time.perf_counter() - start)
     ordered = _ordered(results, seeds, names)
-    summaries = summarize(ordered, args.robot_cycle_s)
+    summaries = summarize(ordered, args.robot_cycle_s, classes)
     _write(args.out, ordered, summaries, setup, command, time.perf_counter() - start)
     sys.stdout.write(report_markdown(summaries, command))
     logger.info("wrote %s", args.out / "report.md")

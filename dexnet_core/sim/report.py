@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -52,16 +52,47 @@ class PolicySummary:
     robot_cycle_s: float
     failures: dict[str, int]
     per_object: dict[str, tuple[int, int, int]]
+    by_class: dict[str, dict[str, tuple[int, int]]] = field(default_factory=dict)  # dimension -> class ->
+    # (attempts, picks) on objects of that class (object_classes)
 
     def to_dict(self) -> dict:
         """JSON-ready mapping."""
         d = asdict(self)
         d["per_object"] = {k: list(v) for k, v in self.per_object.items()}
+        d["by_class"] = {dim: {k: list(v) for k, v in c.items()} for dim, c in self.by_class.items()}
         return d
 
 
-def summarize(results: list[EpisodeResult], robot_cycle_s: float = 6.0) -> list[PolicySummary]:
-    """One PolicySummary per policy, in order of first appearance in ``results``."""
+MASS_CLASSES_KG = (0.1, 0.3)  # class edges of object_classes' "mass" dimension
+
+
+def object_classes(objects, opening_m: float | None = None) -> dict[str, dict[str, str]]:
+    """Object name -> {dimension: class} for the report's success-by-class tables: ``mass`` (under 0.1 kg,
+    0.1-0.3 kg, 0.3 kg or more) and, given a parallel-jaw ``opening_m``, ``middle side`` (whether the middle
+    one of the object's three extents fits the opening: lying on its largest face, a top-down grasp must
+    close across it or on a narrower part). ``objects``: dexnet_core.synth ObjectMesh list."""
+    lo, hi = MASS_CLASSES_KG
+    out = {}
+    for obj in objects:
+        m = obj.mass
+        classes = {"mass": f"< {lo} kg" if m < lo else f"{lo}-{hi} kg" if m < hi else f">= {hi} kg"}
+        if opening_m is not None:
+            middle = float(np.sort(np.asarray(obj.mesh.extents))[1])
+            classes["middle side"] = f"<= {100 * opening_m:g} cm" if middle <= opening_m else \
+                f"> {100 * opening_m:g} cm"
+        out[obj.name] = classes
+    return out
+
+
+def _class_key(label: str) -> tuple[int, str]:
+    """Sort key putting object_classes' classes in increasing order ("< a", "a-b", ">= b")."""
+    return (0 if label.startswith("<") else 1, label)
+
+
+def summarize(results: list[EpisodeResult], robot_cycle_s: float = 6.0,
+              classes: dict[str, dict[str, str]] | None = None) -> list[PolicySummary]:
+    """One PolicySummary per policy, in order of first appearance in ``results``; ``classes``
+    (object_classes) adds attempts and picks per object class."""
     if robot_cycle_s < 0:
         raise ValueError(f"robot_cycle_s must be >= 0, got {robot_cycle_s}")
     order = list(dict.fromkeys(r.policy for r in results))
@@ -79,13 +110,20 @@ def summarize(results: list[EpisodeResult], robot_cycle_s: float = 6.0) -> list[
         tried = Counter(a.target for a in executed if a.target is not None)
         picked = Counter(a.picked for a in executed if a.picked is not None)
         per_object = {name: (seen[name], tried[name], picked[name]) for name in sorted(seen)}
+        by_class: dict[str, dict[str, tuple[int, int]]] = {}
+        for a in executed:
+            for dim, label in (classes or {}).get(a.target, {}).items():
+                n, k = by_class.setdefault(dim, {}).get(label, (0, 0))
+                by_class[dim][label] = (n + 1, k + int(a.success))
         out.append(PolicySummary(
             policy=policy, gripper=eps[0].gripper, episodes=len(eps), attempts=len(executed),
             successes=successes, success_rate=successes / len(executed) if executed else 0.0, ci_low=lo,
             ci_high=hi, objects=objects, clearance=sum(r.picked for r in eps) / objects if objects else 0.0,
             knocked_out=sum(r.knocked_out for r in eps), mean_plan_s=float(np.mean(plan)) if plan else 0.0,
             picks_per_hour=3600.0 * successes / busy if busy > 0 else 0.0, robot_cycle_s=robot_cycle_s,
-            failures=dict(sorted(failures.items())), per_object=per_object))
+            failures=dict(sorted(failures.items())), per_object=per_object,
+            by_class={dim: dict(sorted(c.items(), key=lambda kv: _class_key(kv[0])))
+                      for dim, c in sorted(by_class.items())}))
     return out
 
 
@@ -111,6 +149,14 @@ def report_markdown(summaries: list[PolicySummary], command: str = "") -> str:
                   "|---|" + "---|" * len(causes)]
         for s in summaries:
             lines.append(f"| {s.policy} | " + " | ".join(str(s.failures.get(c, 0)) for c in causes) + " |")
+        lines.append("")
+    for dim in sorted({d for s in summaries for d in s.by_class}):
+        labels = sorted({label for s in summaries for label in s.by_class.get(dim, {})}, key=_class_key)
+        lines += [f"Success by object {dim} (picks / attempts on such objects):", "",
+                  "| policy | " + " | ".join(labels) + " |", "|---|" + "---|" * len(labels)]
+        for s in summaries:
+            cells = [s.by_class.get(dim, {}).get(label, (0, 0)) for label in labels]
+            lines.append(f"| {s.policy} | " + " | ".join(f"{k}/{n}" for n, k in cells) + " |")
         lines.append("")
     names = sorted({n for s in summaries for n in s.per_object})
     if names:

@@ -1,12 +1,14 @@
 """Report figures computed from hand-made episodes, checked by hand."""
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
 from dexnet_core.camera import CameraIntrinsics
 from dexnet_core.planning.grasp import Grasp
 from dexnet_core.sim.episode import Attempt, EpisodeResult, Frame
-from dexnet_core.sim.report import episode_image, report_markdown, summarize, wilson_interval
+from dexnet_core.sim.report import episode_image, object_classes, report_markdown, summarize, wilson_interval
 
 
 def attempt(success, cause, target, plan_s=0.5):
@@ -61,6 +63,29 @@ def test_markdown_lists_every_policy_and_cause(episodes):
     assert "| random | suction | 1 | 3 | 0.0% (" in text
     assert "dropped_lift | no_grasp | no_seal" in text
     assert "| mug | 2/2/2 | 0/0/1 |" in text
+
+
+def test_success_by_object_class(episodes):
+    def obj(name, mass, extents):
+        return SimpleNamespace(name=name, mass=mass, mesh=SimpleNamespace(extents=np.array(extents)))
+
+    objects = [obj("mug", 0.25, [0.08, 0.1, 0.07]), obj("box", 0.05, [0.2, 0.03, 0.12]),
+               obj("can", 0.4, [0.09, 0.09, 0.12])]
+    classes = object_classes(objects, opening_m=0.08)
+    assert classes["mug"] == {"mass": "0.1-0.3 kg", "middle side": "<= 8 cm"}
+    assert classes["box"] == {"mass": "< 0.1 kg", "middle side": "> 8 cm"}  # 12 cm is its middle side
+    assert classes["can"] == {"mass": ">= 0.3 kg", "middle side": "> 8 cm"}
+    assert object_classes(objects)["can"] == {"mass": ">= 0.3 kg"}  # suction: mass only
+    planner, random = summarize(episodes, classes=classes)
+    # planner attempts: mug 2 (2 picks), box 2 (1 pick), can 1 (0); the no_grasp ends are not attempts
+    assert planner.by_class == {"mass": {"< 0.1 kg": (2, 1), "0.1-0.3 kg": (2, 2), ">= 0.3 kg": (1, 0)},
+                                "middle side": {"<= 8 cm": (2, 2), "> 8 cm": (3, 1)}}
+    assert list(planner.by_class["mass"]) == ["< 0.1 kg", "0.1-0.3 kg", ">= 0.3 kg"]
+    assert random.by_class == {}  # its attempts hit no object
+    text = report_markdown([planner, random])
+    assert "| policy | < 0.1 kg | 0.1-0.3 kg | >= 0.3 kg |" in text
+    assert "| planner | 1/2 | 2/2 | 0/1 |" in text and "| random | 0/0 | 0/0 | 0/0 |" in text
+    assert summarize(episodes)[0].by_class == {}
 
 
 def test_episode_image_tiles_frames(episodes):
