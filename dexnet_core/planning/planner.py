@@ -263,15 +263,11 @@ class GraspPlanner:
         u, v = cell_centers(to_input, grid_shape(canvas, stride))
         surface = _lookup(filled, u, v)
         on = _on_candidates(u, v, cand) if footprints else None  # the clearance check's cells
-        reach = None  # how deep the fingertips get before they meet the observed surface
+        limit = None  # deepest grasp-centre depth whose fingertips clear the surface under the fingers
         if footprints:
-            reach = np.full(u.shape, np.inf)
-            for samples, height in footprints:
-                seen = footprint_min_depth(filled, intrinsics, u[on], v[on], surface[on], samples, angle)
-                reach[on] = np.minimum(reach[on], seen + height)
+            limit = np.full(u.shape, np.inf)
+            limit[on] = self._depth_limit(filled, intrinsics, u[on], v[on], surface[on], angle, footprints)
         lo, hi = cfg.depth_offsets
-        # deepest grasp-centre depth whose fingertips clear the surface under the fingers
-        limit = None if reach is None else reach - cfg.fingertip_depth_m + cfg.jaw_clearance_margin_m
         if bins is None:
             q, depth = qb, surface + 0.5 * (lo + hi)
         else:
@@ -386,7 +382,6 @@ class GraspPlanner:
             observed_share=float(np.clip(grid.observed[i, j], 0.0, 1.0)),
         )
 
-
     def _centred(self, u: float, v: float, angle: float, depth: float, filled: np.ndarray,
                  intrinsics: CameraIntrinsics, cand: np.ndarray, footprints: list[tuple[np.ndarray, float]]
                  ) -> tuple[float, float]:
@@ -400,13 +395,22 @@ class GraspPlanner:
         col, row = round(cu), round(cv)
         if (cu, cv) == (u, v) or not (0 <= col < w and 0 <= row < h and cand[row, col]):
             return u, v
-        surface = _lookup(filled, np.array([cu]), np.array([cv]))
+        at_u, at_v = np.array([cu]), np.array([cv])
+        surface = _lookup(filled, at_u, at_v)
+        limit = self._depth_limit(filled, intrinsics, at_u, at_v, surface, angle, footprints)
+        return (cu, cv) if limit[0] >= depth else (u, v)
+
+    def _depth_limit(self, filled: np.ndarray, intrinsics: CameraIntrinsics, u: np.ndarray, v: np.ndarray,
+                     surface: np.ndarray, angle: float, footprints: list[tuple[np.ndarray, float]]
+                     ) -> np.ndarray:
+        """(n,) deepest grasp-centre depth (m) at input pixels (u, v) (surface depths ``surface``) whose
+        fingertips and palm clear the observed surface under the jaw ``footprints``; inf without any."""
+        cfg = self.config
+        reach = np.full(np.shape(u), np.inf)  # how deep the fingertips get before they meet the surface
         for samples, height in footprints:
-            seen = footprint_min_depth(filled, intrinsics, np.array([cu]), np.array([cv]), surface, samples,
-                                       angle)
-            if seen[0] + height - cfg.fingertip_depth_m + cfg.jaw_clearance_margin_m < depth:
-                return u, v
-        return cu, cv
+            seen = footprint_min_depth(filled, intrinsics, u, v, surface, samples, angle)
+            reach = np.minimum(reach, seen + height)
+        return reach - cfg.fingertip_depth_m + cfg.jaw_clearance_margin_m
 
 
 class _Clock:
