@@ -104,7 +104,8 @@ def main() -> None:
         wall, cpu = [], []
         for depth in frames:
             w0, c0 = time.perf_counter(), time.process_time()
-            estimate_workspace(depth, valid_depth(depth), PRIMESENSE, modes)
+            estimate_workspace(depth, valid_depth(depth), PRIMESENSE, modes,
+                               edge_margin_m=PlannerConfig.edge_margin_m)
             wall.append(time.perf_counter() - w0)
             cpu.append(time.process_time() - c0)
         print(f"workspace estimation ({args.workspace}): p50 {np.median(wall) * 1e3:.1f} ms wall, "

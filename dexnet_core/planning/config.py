@@ -33,6 +33,8 @@ class PlannerConfig:
     max_height_m: float = 0.3  # plane: and at most this far
     plane_margin_m: float = 0.01  # plane: grasp centres this far inside the region the plane supports
     # (away from bin walls and rims)
+    edge_margin_m: float = 0.0  # plane: grasp centres this far inside what stands on the plane (from the
+    # edges of objects; missing pixels are no edge)
     workspace_box: tuple[float, float, float, float, float, float] | None = None  # box: (x_min, x_max,
     # y_min, y_max, z_min, z_max), m, camera optical frame
     max_filled_fraction: float = 0.5  # no grasp whose crop holds more filled-in (missing) depth than this
@@ -103,8 +105,9 @@ class PlannerConfig:
         if not 0.0 <= self.min_height_m < self.max_height_m:
             raise ValueError("planner workspace needs 0 <= min_height_m < max_height_m, "
                              f"got {self.min_height_m}, {self.max_height_m}")
-        if not self.plane_margin_m >= 0:
-            raise ValueError(f"planner.plane_margin_m must be >= 0, got {self.plane_margin_m}")
+        for name in ("plane_margin_m", "edge_margin_m"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"planner.{name} must be >= 0, got {getattr(self, name)}")
         box = self.workspace_box
         if box is not None and (len(box) != 6 or not all(math.isfinite(b) for b in box)
                                 or not all(box[i] < box[i + 1] for i in (0, 2, 4))):

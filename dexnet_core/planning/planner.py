@@ -179,7 +179,8 @@ class GraspPlanner:
                              f"{intrinsics.width}x{intrinsics.height}")
         valid = valid_depth(depth)
         workspace = estimate_workspace(depth, valid, intrinsics, parse_modes(cfg.workspace), cfg.min_height_m,
-                                       cfg.max_height_m, cfg.plane_margin_m, cfg.workspace_box)
+                                       cfg.max_height_m, cfg.plane_margin_m, cfg.workspace_box,
+                                       edge_margin_m=cfg.edge_margin_m)
         clock.lap("workspace")
         cand = candidate_mask(depth, valid, mask, cfg.roi, cfg.min_depth_m, cfg.max_depth_m) & workspace.mask
         fell_back = f" ({workspace.fallback}: planned without the plane)" if workspace.fallback else ""

@@ -12,6 +12,8 @@ must lie ``margin_m`` inside that region (away from walls and rims), its surface
 ``min_height_m`` and ``max_height_m`` above the plane (on an object, not on the surface itself), and not
 on a thing that reaches the image border (a robot arm or fixture entering the view, an object cut off by
 the border: each connected part of what stands on the plane that touches the border is left out).
+Grasp centres also lie ``edge_margin_m`` inside what stands on the plane, away from object edges (missing
+pixels are no edge); a part too thin for that keeps its inner half.
 ``box``: the surface point lies inside an (x, y, z) box of the camera optical frame. Modes combine
 (``"plane,box"``); ``"none"`` keeps every pixel.
 
@@ -23,6 +25,7 @@ the plane part, and ``Workspace.fallback`` says why.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -88,7 +91,7 @@ def parse_modes(text: str) -> tuple[str, ...]:
 def estimate_workspace(depth_m: np.ndarray, valid: np.ndarray, intrinsics: CameraIntrinsics,
                        modes: tuple[str, ...], min_height_m: float = 0.008, max_height_m: float = 0.3,
                        margin_m: float = 0.01, box: tuple[float, ...] | None = None,
-                       rng: np.random.Generator | None = None) -> Workspace:
+                       rng: np.random.Generator | None = None, edge_margin_m: float = 0.0) -> Workspace:
     """The workspace of one frame: depth_m (H, W) metres, valid (H, W) bool (measured pixels).
 
     ``rng`` draws the RANSAC hypotheses (default: a fixed seed, so a frame always gives the same plane).
@@ -104,6 +107,7 @@ def estimate_workspace(depth_m: np.ndarray, valid: np.ndarray, intrinsics: Camer
                 height = plane.heights(depth_m, intrinsics)
                 above = valid & (height >= min_height_m)
                 mask &= above & (height <= max_height_m)
+            mask &= _away_from_edges(above, valid, depth_m, intrinsics, edge_margin_m)
             mask &= _support_region(plane.polygons_px, depth_m.shape, plane.margin_px)
             mask &= ~_entering(above & _support_region(plane.polygons_px, depth_m.shape, 0.0))
     if "box" in modes:
@@ -243,20 +247,77 @@ def _support_region(polygons: tuple[np.ndarray, ...], shape: tuple[int, int], ma
     return np.repeat(np.repeat(grid, s, axis=0), s, axis=1)[:h, :w]
 
 
+def _away_from_edges(above: np.ndarray, valid: np.ndarray, depth_m: np.ndarray, intrinsics: CameraIntrinsics,
+                     margin_m: float) -> np.ndarray:
+    """(H, W) bool: pixels of ``above`` at least ``margin_m`` (at the median depth of ``above``) from where
+    a measured pixel is not above the plane (missing pixels and the image border are no edge); a part of
+    ``above`` (see _parts) too thin for twice the margin keeps its inner half (a pen, a thin tube), since
+    heatmap cells a centimetre or more apart rarely fall on its innermost pixels alone."""
+    if margin_m <= 0 or not above.any():
+        return above
+    steps = round(margin_m * intrinsics.fx / float(np.median(depth_m[above])))
+    survived = np.zeros(above.shape, dtype=np.uint16)  # erosion steps each pixel survives, up to ``steps``
+    inside = above | ~valid
+    for n in range(steps):  # alternating 4- and 8-neighbour erosions: an octagon close to a disk
+        inside = _erode(inside, square=n % 2 == 1)
+        survived += inside
+    survived[~above] = 0
+    parts = _parts(above)
+    on = parts >= 0
+    peak = np.zeros(int(parts.max()) + 1, dtype=np.uint16)  # steps the deepest pixel of each part survives
+    np.maximum.at(peak, parts[on], _blocks(survived, np.max)[on])
+    thin = peak < steps  # parts no pixel of which survives every step keep their inner half
+    need = _spread(np.where(on, np.where(thin, (peak + 1) // 2, steps)[parts], 0), above.shape)
+    return above & (survived >= need)
+
+
+def _erode(mask: np.ndarray, square: bool) -> np.ndarray:
+    """One-pixel binary erosion of (H, W) bool ``mask`` by a cross or a 3x3 square; outside is on."""
+    out = mask.copy()
+    out[1:] &= mask[:-1]
+    out[:-1] &= mask[1:]
+    if square:
+        mask = out.copy()
+    out[:, 1:] &= mask[:, :-1]
+    out[:, :-1] &= mask[:, 1:]
+    return out
+
+
 def _entering(above: np.ndarray) -> np.ndarray:
     """(H, W) bool: the things standing on the plane that reach the image border (a robot arm, a fixture,
-    an object cut off by the border): 4-connected parts of ``above`` (H, W) on blocks of 2 REGION_STEP_PX
-    pixels square (a block is on when one of its pixels is) that touch the outermost blocks."""
-    b = 2 * REGION_STEP_PX
-    h, w = above.shape
+    an object cut off by the border): the parts of ``above`` (see _parts) that touch the outermost blocks."""
+    parts = _parts(above)
+    edge = np.concatenate([parts[0], parts[-1], parts[:, 0], parts[:, -1]])
+    return _spread(np.isin(parts, edge[edge >= 0]), above.shape)
+
+
+PART_BLOCK_PX = 2 * REGION_STEP_PX  # parts of a mask are connected on blocks this many pixels square
+
+
+def _parts(mask: np.ndarray) -> np.ndarray:
+    """(h, w) int64 labels 0, 1, ... of the 4-connected parts of (H, W) bool ``mask`` on blocks of
+    PART_BLOCK_PX pixels (a block is on when one of its pixels is), -1 off them."""
+    labels = _components(_blocks(mask))
+    on = labels >= 0
+    labels[on] = np.unique(labels[on], return_inverse=True)[1]
+    return labels
+
+
+def _blocks(image: np.ndarray, reduce: Callable = np.any) -> np.ndarray:
+    """(h, w): ``reduce`` (any: the blocks holding an on pixel) over the blocks of PART_BLOCK_PX pixels
+    square of (H, W) ``image`` (zero beyond its edge)."""
+    b = PART_BLOCK_PX
+    h, w = image.shape
     bh, bw = -(-h // b), -(-w // b)
-    padded = np.zeros((bh * b, bw * b), dtype=bool)
-    padded[:h, :w] = above
-    blocks = padded.reshape(bh, b, bw, b).any(axis=(1, 3))
-    labels = _components(blocks)
-    edge = np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])
-    out = np.isin(labels, edge[edge >= 0])
-    return np.repeat(np.repeat(out, b, axis=0), b, axis=1)[:h, :w]
+    padded = np.zeros((bh * b, bw * b), dtype=image.dtype)
+    padded[:h, :w] = image
+    return reduce(padded.reshape(bh, b, bw, b), axis=(1, 3))
+
+
+def _spread(blocks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """(H, W): each block's value on its PART_BLOCK_PX x PART_BLOCK_PX pixels."""
+    b = PART_BLOCK_PX
+    return np.repeat(np.repeat(blocks, b, axis=0), b, axis=1)[: shape[0], : shape[1]]
 
 
 def _components(mask: np.ndarray) -> np.ndarray:

@@ -102,6 +102,17 @@ class Frame:
             out |= cv2.erode((self.instances == i).astype(np.uint8), k, borderValue=0).astype(bool)
         return out
 
+    def clutter_interior(self, margin_px: int = 5) -> np.ndarray:
+        """(H, W) bool: pixels at least ``margin_px`` inside clutter wholly in view (a connected part of the
+        clutter's pixels that touches no image border: a whole object, not one cut off by the border)."""
+        import cv2
+
+        count, parts = cv2.connectedComponents((self.labels == CLASSES.index("clutter")).astype(np.uint8))
+        border = np.unique(np.concatenate([parts[0], parts[-1], parts[:, 0], parts[:, -1]]))
+        whole = (parts > 0) & ~np.isin(parts, border)
+        k = np.ones((2 * margin_px + 1, 2 * margin_px + 1), np.uint8)
+        return cv2.erode(whole.astype(np.uint8), k, borderValue=0).astype(bool)
+
     def support_plane(self) -> np.ndarray:
         """(4,) plane (a, b, c, d), a x + b y + c z + d = 0 in the camera frame, of the support surface;
         (a, b, c) is the unit normal pointing up (towards the camera side)."""

@@ -80,6 +80,29 @@ def test_bin_floor_is_chosen_and_walls_and_rims_are_excluded():
     assert not against[:, :3].any() and against[:, 20:].all()  # kept off the wall (margin ~6 px, 4 px grid)
 
 
+def test_edge_margin_keeps_centres_off_object_edges_and_thin_parts_keep_their_middle():
+    k = PRIMESENSE
+    depth, n, _ = plane_depth(k, 20.0, 0.7)
+    raise_by(depth, k, n, (slice(200, 280), slice(280, 360)), 0.05)  # a box, 80 px across
+    raise_by(depth, k, n, (slice(100, 106), slice(100, 200)), 0.03)  # a bar 6 px wide
+    depth[230:235, 310:315] = np.nan  # a hole in the box top: no edge
+    valid = valid_depth(depth)
+    plain = estimate_workspace(depth, valid, k, ("plane",))
+    ws = estimate_workspace(depth, valid, k, ("plane",), edge_margin_m=0.008)
+    steps = round(0.008 * k.fx / float(np.median(depth[plain.mask])))
+    assert steps >= 4
+    assert plain.mask[200:280, 280:360][valid[200:280, 280:360]].all()  # every measured box pixel
+    assert ws.mask[200 + steps : 280 - steps, 280 + steps : 360 - steps][valid[200 + steps : 280 - steps,
+                                                                          280 + steps : 360 - steps]].all()
+    assert ws.mask[228, 312] and ws.mask[236, 312]  # beside the hole
+    assert not ws.mask[200 : 200 + steps - 1].any() and not ws.mask[:, 280 : 280 + steps - 1].any()
+    assert plain.mask[100:106, 120:180].all()
+    assert ws.mask[102:104, 120:180].all()  # the bar keeps its middle rows ...
+    assert not ws.mask[100, 120:180].any() and not ws.mask[105, 120:180].any()  # ... not its edges
+    with pytest.raises(ValueError, match="edge_margin_m"):
+        PlannerConfig(edge_margin_m=-0.001)
+
+
 def test_no_plane_falls_back_to_none():
     k = PRIMESENSE
     empty = np.full((k.height, k.width), np.nan, np.float32)

@@ -53,6 +53,28 @@ def test_instance_masks_cover_exactly_the_objects_to_pick(objects):
         assert (inner <= frame.object_mask).all()
 
 
+def test_clutter_interior_holds_only_clutter_wholly_in_view(objects):
+    import cv2
+
+    cfg = dataclasses.replace(SMALL, kind="table", clutter=(3, 3))
+    whole = cut = 0
+    for seed in range(6):
+        frame = make_frame(seed, objects, cfg)
+        clutter = (frame.labels == CLASSES.index("clutter")).astype(np.uint8)
+        inner = frame.clutter_interior(1)
+        _, parts = cv2.connectedComponents(clutter)
+        border = np.unique(np.concatenate([parts[0], parts[-1], parts[:, 0], parts[:, -1]]))
+        for i in range(1, parts.max() + 1):
+            part = parts == i
+            if i in border:
+                cut += 1
+                assert not inner[part].any()  # cut off by the border
+            else:
+                whole += inner[part].any()
+        assert (inner <= clutter.astype(bool)).all()
+    assert whole and cut  # both kinds occurred
+
+
 def test_tilted_camera_sees_the_table_as_the_plane_of_its_pose(objects):
     """A flat table under a tilted camera: depth grows across the image as the support plane predicts."""
     cfg = dataclasses.replace(SMALL, kind="table", max_tilt_deg=30.0, clutter=(0, 0), fixtures=(0, 0))
