@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dexnet_core.camera import CameraIntrinsics
+from dexnet_core.synth.crops import require_cv2
 from dexnet_core.synth.meshes import ObjectMesh, require_trimesh
 from dexnet_core.synth.render import Raycaster, look_at_pose, render_window
 from dexnet_core.synth.scene import place_object, table_mesh
@@ -28,6 +29,13 @@ MAX_TILT_DEG = 30.0  # cameras are tilted at most this far from vertical
 GAP_M = 0.005  # clearance between placed things
 _BIN_FLOOR_M = 0.01  # bin floor thickness: objects in a bin rest on z = _BIN_FLOOR_M
 _TABLE_M = 6.0  # table side: wide cameras see no edge
+
+
+def _eroded(mask: np.ndarray, margin_px: int) -> np.ndarray:
+    """(H, W) bool: pixels of ``mask`` whose square of side 2 margin_px + 1 lies on it (beyond the image
+    counts as off)."""
+    k = np.ones((2 * margin_px + 1, 2 * margin_px + 1), np.uint8)
+    return require_cv2().erode(mask.astype(np.uint8), k, borderValue=0).astype(bool)
 
 
 def _pair(name: str, value: tuple, lo: float, hi: float | None = None) -> None:
@@ -94,24 +102,18 @@ class Frame:
 
     def interior(self, margin_px: int = 5) -> np.ndarray:
         """(H, W) bool: pixels at least ``margin_px`` inside one object to pick (its own instance)."""
-        import cv2
-
-        k = np.ones((2 * margin_px + 1, 2 * margin_px + 1), np.uint8)
         out = np.zeros(self.instances.shape, bool)
         for i in range(1, len(self.objects) + 1):
-            out |= cv2.erode((self.instances == i).astype(np.uint8), k, borderValue=0).astype(bool)
+            out |= _eroded(self.instances == i, margin_px)
         return out
 
     def clutter_interior(self, margin_px: int = 5) -> np.ndarray:
         """(H, W) bool: pixels at least ``margin_px`` inside clutter wholly in view (a connected part of the
         clutter's pixels that touches no image border: a whole object, not one cut off by the border)."""
-        import cv2
-
-        count, parts = cv2.connectedComponents((self.labels == CLASSES.index("clutter")).astype(np.uint8))
+        clutter = (self.labels == CLASSES.index("clutter")).astype(np.uint8)
+        _, parts = require_cv2().connectedComponents(clutter)
         border = np.unique(np.concatenate([parts[0], parts[-1], parts[:, 0], parts[:, -1]]))
-        whole = (parts > 0) & ~np.isin(parts, border)
-        k = np.ones((2 * margin_px + 1, 2 * margin_px + 1), np.uint8)
-        return cv2.erode(whole.astype(np.uint8), k, borderValue=0).astype(bool)
+        return _eroded((parts > 0) & ~np.isin(parts, border), margin_px)
 
     def support_plane(self) -> np.ndarray:
         """(4,) plane (a, b, c, d), a x + b y + c z + d = 0 in the camera frame, of the support surface;
