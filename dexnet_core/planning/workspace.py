@@ -7,7 +7,11 @@ image counting ``CENTRE_WEIGHT`` times (the surface the camera looks at). Its in
 connected patches; each patch's convex hull is the region it supports. The chosen patch is the one the
 camera looks at: the smallest hull holding the image centre (inside a bin, the floor between the walls
 rather than the table around the bin), else the largest patch; patches beside it (a table cut in two by
-a robot arm) are added, patches whose hull covers it (the table around a bin) are not. A grasp centre
+a robot arm) are added, patches whose hull covers it (the table around a bin) are not. A bin seen from
+afar can lose the fit to the table around it, its floor a centimetre higher lying within the sensor's
+noise band: a parallel level up to MAX_LIFT_M above the fitted plane, set off from it in the histogram of
+heights and walled in (what is measured around its region stands higher, not lower: a bin, not the flat
+top of an object), takes the plane's place with its region alone. A grasp centre
 must lie ``margin_m`` inside that region (away from walls and rims), its surface point between
 ``min_height_m`` and ``max_height_m`` above the plane (on an object, not on the surface itself), and not
 on a thing that reaches the image border (a robot arm or fixture entering the view, an object cut off by
@@ -43,6 +47,12 @@ CENTRE_WEIGHT = 4.0  # hypotheses are ranked by inliers, those in the image's ce
 MAX_PLANE_TILT_DEG = 60.0  # a support surface faces the camera within this angle (walls along the view fail)
 MIN_PLANE_SHARE = 0.15  # of the sampled valid pixels, on the plane
 MIN_SAMPLES = 60  # valid sampled pixels needed to look for a plane
+MAX_LIFT_M = 0.03  # a bin floor is looked for up to this far above the plane fitted first
+MIN_LEVEL_GAP_M = 0.004  # ... and at least this far above it
+LEVEL_BIN_M = 0.001  # height histogram bin the floor's level is found with
+LEVEL_DIP = 0.9  # the histogram dips to this share of the floor's peak between the plane and the floor
+MIN_LEVEL_SHARE = 0.05  # of the sampled valid pixels, on the floor's level
+WALL_RING_PX = 12  # a bin floor's walls are looked for in a band this wide around it
 MIN_PATCH_SHARE = 0.01  # inlier patches smaller than this share of the region grid are ignored
 
 
@@ -164,16 +174,7 @@ def fit_support_plane(depth_m: np.ndarray, valid: np.ndarray, intrinsics: Camera
     weight = np.where(central, CENTRE_WEIGHT, 1.0)  # the surface the camera looks at: a bin's floor, not
     counts = weight @ (np.abs(dist) <= tol[score, None])  # the table around it
     best = int(np.argmax(counts))
-    normal, offset = normals[best], offsets[best]
-    for _ in range(2):  # least-squares refit on the inliers
-        inl = np.abs(_dot(pts, normal) + offset) <= tol
-        if inl.sum() < 3:
-            break
-        centre = pts[inl].mean(axis=0, dtype=np.float64)
-        spread = pts[inl] - centre
-        normal = np.linalg.eigh(np.einsum("ni,nj->ij", spread, spread))[1][:, 0]  # least variance
-        normal = normal if normal[2] < 0 else -normal
-        offset = -float(normal @ centre)
+    normal, offset = _refit(pts, np.abs(_dot(pts, normals[best]) + offsets[best]) <= tol, tol)
     inl = np.abs(_dot(pts, normal) + offset) <= tol
     share = float(inl.mean())
     if share < MIN_PLANE_SHARE or -normal[2] < math.cos(math.radians(MAX_PLANE_TILT_DEG)) or offset <= 0:
@@ -182,9 +183,71 @@ def fit_support_plane(depth_m: np.ndarray, valid: np.ndarray, intrinsics: Camera
     margin_px = margin_m * intrinsics.fx / float(np.median(pts[inl, 2]))
     plane = SupportPlane(tuple(float(x) for x in normal), float(offset), (), margin_px, share)
     polygons = _support_polygons(plane, depth_m, valid, intrinsics)
+    upper = _upper_level(pts, normal, offset, tol)
+    if upper is not None:  # a bin floor a few millimetres above the table, within the inlier band
+        floor = SupportPlane(tuple(float(x) for x in upper[0]), upper[1], (), margin_px, share)
+        region = _support_polygons(floor, depth_m, valid, intrinsics)[:1]
+        if region and _walled(region[0], floor, depth_m, valid, intrinsics):
+            plane, polygons = floor, region
     if not polygons:
         return None, "no support plane: its inlier pixels form no patch large enough"
     return SupportPlane(plane.normal, plane.offset, polygons, margin_px, share), None
+
+
+def _refit(pts: np.ndarray, inliers: np.ndarray, tol: np.ndarray) -> tuple[np.ndarray, float]:
+    """(normal towards the camera, offset): least squares on ``pts[inliers]``, then once more on the
+    points within ``tol`` of that plane."""
+    for _ in range(2):
+        if inliers.sum() < 3:
+            break
+        centre = pts[inliers].mean(axis=0, dtype=np.float64)
+        spread = pts[inliers] - centre
+        normal = np.linalg.eigh(np.einsum("ni,nj->ij", spread, spread))[1][:, 0]  # least variance
+        normal = normal if normal[2] < 0 else -normal
+        offset = -float(normal @ centre)
+        inliers = np.abs(_dot(pts, normal) + offset) <= tol
+    return normal, offset
+
+
+def _upper_level(pts: np.ndarray, normal: np.ndarray, offset: float,
+                 tol: np.ndarray) -> tuple[np.ndarray, float] | None:
+    """A parallel level up to MAX_LIFT_M above the plane (a bin floor a centimetre above the table the fit
+    took: seen from a metre or more, the sensor noise blurs the two together), refitted on its own
+    points; None when there is none. Heights are counted in LEVEL_BIN_M bins: the plane's level is the
+    fullest bin, an upper level the fullest local peak MIN_LEVEL_GAP_M or more above it that holds
+    MIN_LEVEL_SHARE of the points and is set off from it by a dip to LEVEL_DIP of its count."""
+    heights = _dot(pts, normal) + offset
+    edges = np.arange(-MAX_LIFT_M, MAX_LIFT_M + LEVEL_BIN_M / 2, LEVEL_BIN_M)
+    counts = np.convolve(np.histogram(heights, edges)[0], [1, 2, 3, 2, 1], mode="same") / 9
+    base = int(np.argmax(counts))
+    peaks = [k for k in range(base + round(MIN_LEVEL_GAP_M / LEVEL_BIN_M), len(counts) - 1)
+             if counts[k - 1] <= counts[k] >= counts[k + 1] and counts[base:k].min() <= LEVEL_DIP * counts[k]]
+    if not peaks:
+        return None
+    best = max(peaks, key=lambda k: counts[k])
+    low = base + int(np.argmin(counts[base:best]))  # the dip; the level's points lie as far above its peak
+    near = (heights >= edges[low + 1]) & (heights < 2 * edges[best] - edges[low])
+    if near.sum() < MIN_LEVEL_SHARE * len(pts):
+        return None
+    return _refit(pts, near, tol / 2)
+
+
+def _walled(polygon: np.ndarray, plane: SupportPlane, depth_m: np.ndarray, valid: np.ndarray,
+            intrinsics: CameraIntrinsics) -> bool:
+    """Whether what is measured just outside the convex ``polygon`` (a band WALL_RING_PX wide) stands
+    above ``plane`` more often than it drops below it: walls around a bin floor, not a table around an
+    object's flat top."""
+    s = REGION_STEP_PX
+    h, w = depth_m.shape
+    vs, us = np.mgrid[s // 2 : h : s, s // 2 : w : s]
+    d = _inside_distance(polygon, np.stack([us.ravel(), vs.ravel()], axis=1).astype(np.float64))
+    ring = ((d < 0) & (d >= -WALL_RING_PX)).reshape(us.shape) & valid[vs, us]
+    z = depth_m[vs, us][ring]
+    with np.errstate(invalid="ignore"):
+        height = plane.heights(depth_m[vs, us], _sampled(intrinsics, s))[ring]
+    band = PLANE_TOLERANCE_M + NOISE_TOLERANCE_PER_M2 * z * z
+    higher, lower = int((height > band).sum()), int((height < -band).sum())
+    return higher >= MIN_SAMPLES and higher > lower
 
 
 def _dot(pts: np.ndarray, normal: np.ndarray) -> np.ndarray:

@@ -80,6 +80,32 @@ def test_bin_floor_is_chosen_and_walls_and_rims_are_excluded():
     assert not against[:, :3].any() and against[:, 20:].all()  # kept off the wall (margin ~6 px, 4 px grid)
 
 
+def noisy(depth: np.ndarray, seed: int) -> np.ndarray:
+    """``depth`` with structured-light noise, sigma 1.4 mm at 1 m growing with depth squared."""
+    rng = np.random.default_rng(seed)
+    return depth + (rng.normal(0.0, 1.0, depth.shape) * 1.4e-3 * depth**2).astype(np.float32)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_far_bin_floor_within_the_table_noise_is_told_from_the_table_and_a_flat_top_is_not(seed):
+    k = PRIMESENSE  # 1.2 m away, the floor 1 cm above the table lies within the plane fit's noise band
+    depth, n, table = plane_depth(k, 20.0, 1.2)
+    slab = depth.copy()
+    raise_by(depth, k, n, (slice(150, 330), slice(220, 420)), 0.12)  # a small bin: walls and rim
+    raise_by(depth, k, n, (slice(160, 320), slice(230, 410)), -0.11)  # its floor
+    raise_by(depth, k, n, (slice(220, 250), slice(300, 340)), 0.03)  # an object in it
+    depth = noisy(depth, seed)
+    ws = estimate_workspace(depth, valid_depth(depth), k, ("plane",))
+    assert ws.plane.offset == pytest.approx(table - 0.01, abs=0.003)  # the floor, not the table
+    assert ws.mask[222:248, 302:338].all()
+    assert not ws.mask[:160].any() and not ws.mask[320:].any() and not ws.mask[:, :230].any()  # walls, rims
+    raise_by(slab, k, n, (slice(150, 330), slice(220, 420)), 0.01)  # a flat top as large, on a table
+    slab = noisy(slab, seed)
+    ws = estimate_workspace(slab, valid_depth(slab), k, ("plane",))
+    assert ws.plane.offset == pytest.approx(table, abs=0.002)  # the table: no walls around the top
+    assert ws.mask[150:330, 220:420].mean() > 0.5
+
+
 def test_edge_margin_keeps_centres_off_object_edges_and_thin_parts_keep_their_middle():
     k = PRIMESENSE
     depth, n, _ = plane_depth(k, 20.0, 0.7)
