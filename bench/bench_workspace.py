@@ -48,6 +48,8 @@ def main() -> None:
     parser.add_argument("--max-filled-fraction", type=float, default=PlannerConfig.max_filled_fraction)
     parser.add_argument("--edge-margin-m", type=float, default=PlannerConfig.edge_margin_m,
                         help="planner edge_margin_m: grasp centres this far inside what stands on the plane")
+    parser.add_argument("--centre-preference", type=float, default=PlannerConfig.centre_preference,
+                        help="planner centre_preference: grasps off the image centre rank this much lower")
     parser.add_argument("--save", type=Path, help="render the frames into this folder and stop")
     parser.add_argument("--load", type=Path, help="plan on the frames stored in this folder")
     parser.add_argument("--device", default="cpu")
@@ -75,7 +77,7 @@ def main() -> None:
     for gripper in args.grippers.split(","):
         for mode in modes:
             cfg = PlannerConfig(workspace=mode, max_filled_fraction=args.max_filled_fraction,
-                                edge_margin_m=args.edge_margin_m)
+                                edge_margin_m=args.edge_margin_m, centre_preference=args.centre_preference)
             planner = GraspPlanner.from_checkpoint(SHIPPED[gripper], cfg, device=args.device)
             hits, clutter, fallbacks, ws_t, plan_t = defaultdict(int), 0, 0, [], []
             for f in frames:

@@ -85,6 +85,8 @@ PLANNER_PARAMS = (
     ParamSpec("top_k", 5, "grasps published per frame", 1, 100),
     ParamSpec("min_quality", 0.0, "grasps below this quality are dropped", 0.0, 1.0),
     ParamSpec("nms_radius_px", 20.0, "non-maximum suppression radius, input pixels", 0.0, 1000.0),
+    ParamSpec("centre_preference", PlannerConfig.centre_preference, "grasps are ranked by quality minus this "
+              "times their distance from the image centre over the half diagonal", 0.0, 1.0),
     ParamSpec("inpaint", True, "fill missing depth before scoring"),
     ParamSpec("roi", [0, 0, 0, 0], "[x, y, w, h] region for grasp centres, pixels; w = 0: whole image"),
     ParamSpec("workspace", PlannerConfig.workspace, "automatic workspace: none, plane (objects above the "

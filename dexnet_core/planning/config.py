@@ -22,6 +22,8 @@ class PlannerConfig:
     top_k: int = 5  # grasps returned (plan(max_grasps=...) overrides)
     min_quality: float = 0.0  # grasps below this quality are dropped
     nms_radius_px: float = 20.0  # grasp centres closer than this are suppressed (non-maximum suppression)
+    centre_preference: float = 0.03  # grasps are ranked by quality minus this times their distance from the
+    # image centre over the half diagonal: of grasps scored alike, the one the camera looks at comes first
     inpaint: bool = True  # fill holes smoothly before scoring (False: with the farthest valid depth);
     # grasp centres are only ever on measured pixels
     roi: tuple[int, int, int, int] | None = None  # (x, y, w, h) region where grasp centres may lie
@@ -92,6 +94,8 @@ class PlannerConfig:
             raise ValueError(f"planner.depth_offsets must be finite, min <= max, got {self.depth_offsets}")
         if not 0.0 <= self.min_quality <= 1.0:
             raise ValueError(f"planner.min_quality must be in [0, 1], got {self.min_quality}")
+        if not 0.0 <= self.centre_preference <= 1.0:
+            raise ValueError(f"planner.centre_preference must be in [0, 1], got {self.centre_preference}")
         if not self.nms_radius_px >= 0:
             raise ValueError(f"planner.nms_radius_px must be >= 0, got {self.nms_radius_px}")
         if self.roi is not None and (len(self.roi) != 4 or self.roi[2] <= 0 or self.roi[3] <= 0):

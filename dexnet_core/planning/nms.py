@@ -6,16 +6,18 @@ import numpy as np
 
 
 def top_k_nms(
-    quality: np.ndarray, u: np.ndarray, v: np.ndarray, k: int, radius_px: float, min_quality: float = 0.0
+    quality: np.ndarray, u: np.ndarray, v: np.ndarray, k: int, radius_px: float, min_quality: float = 0.0,
+    rank: np.ndarray | None = None,
 ) -> np.ndarray:
     """Indices of at most ``k`` candidates, best first, no two centres closer than ``radius_px``.
 
     quality, u, v : (n,) float; candidates below ``min_quality`` are never chosen. Greedy: take the best
     remaining candidate, drop every candidate within the radius of it (any angle or depth), repeat.
+    ``rank`` (n,): what "best" goes by, when not the quality itself.
     """
     quality = np.asarray(quality, dtype=np.float64)
     alive = np.isfinite(quality) & (quality >= min_quality)
-    q = np.where(alive, quality, -np.inf)
+    q = np.where(alive, quality if rank is None else np.asarray(rank, dtype=np.float64), -np.inf)
     u = np.asarray(u, dtype=np.float64)
     v = np.asarray(v, dtype=np.float64)
     r2 = float(radius_px) ** 2

@@ -286,7 +286,8 @@ class GraspPlanner:
 
     def _select(self, grids: list[AngleGrid], cand: np.ndarray, k: int, adverse: AdverseFill,
                 seal: tuple | None) -> list[tuple[int, int, int]]:
-        """(grid index, row, col) of the top-k cells after NMS, among cells centred on candidate pixels.
+        """(grid index, row, col) of the top-k cells after NMS, among cells centred on candidate pixels,
+        ranked by quality less the centre_preference for cells off the image centre.
 
         Cells still to be checked (suction with ``seal`` = (filled, intrinsics, cup, mask): the cup check;
         crops holding filled-in depth: the adverse-fill score) are checked lazily, best first: the cup
@@ -306,14 +307,15 @@ class GraspPlanner:
             keys.append(np.stack([np.full_like(i, g), i, j], axis=1))
             holed.append(grid.observed[i, j] < FULLY_OBSERVED)
         q, u, v, key, fill_todo = (np.concatenate(a) for a in (qs, us, vs, keys, holed))
+        h, w = cand.shape
         if not len(q):
-            h, w = cand.shape
             raise NoValidGraspError(f"no heatmap cell is centred on one of the {int(cand.sum())} candidate "
                                     f"pixels of the {w}x{h} image (too small for stride {self.stride})")
         q = q.astype(np.float64)
+        off_centre = cfg.centre_preference * np.hypot(u - (w - 1) / 2, v - (h - 1) / 2) / math.hypot(w, h) * 2
         seal_todo = np.full(len(q), seal is not None)
         while True:
-            idx = top_k_nms(q, u, v, k, cfg.nms_radius_px, cfg.min_quality)
+            idx = top_k_nms(q, u, v, k, cfg.nms_radius_px, cfg.min_quality, rank=q - off_centre)
             stages = ((seal_todo, SEAL_CHECK_BLOCK), (fill_todo, FILL_CHECK_BLOCK))
             stage = next(((todo, size) for todo, size in stages if todo[idx].any()), None)
             if stage is None:

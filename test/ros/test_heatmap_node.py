@@ -30,6 +30,7 @@ def node(start_node, tiny_checkpoints, ros, frames):
     proc = start_node("heatmap_node", {
         "model": str(tiny_checkpoints["parallel_jaw"]), "gripper": "parallel_jaw", "device": "cpu",
         "num_angles": 4, "top_k": 3, "frame_id": "", "log_throttle_s": 0.5,
+        "centre_preference": 0.0,  # grasps ranked by quality alone
     })
     ros.subscribe("/grasp_heatmap", Image)
     ros.subscribe("/grasps", GraspArray)

@@ -28,3 +28,11 @@ def test_nms_suppresses_neighbours_and_respects_min_quality():
     assert top_k_nms(q, u, v, k=1, radius_px=0.0).tolist() == [1]
     assert top_k_nms(q, u, v, k=3, radius_px=10.0, min_quality=0.99).tolist() == []
     assert top_k_nms(q[:0], u[:0], v[:0], k=3, radius_px=10.0).tolist() == []
+
+
+def test_rank_orders_the_picks_and_quality_still_gates_them():
+    u, v = np.array([0.0, 50.0, 100.0]), np.zeros(3)
+    q = np.array([0.9, 0.88, 0.2])
+    rank = q - np.array([0.05, 0.0, 0.0])
+    assert top_k_nms(q, u, v, k=3, radius_px=10.0, rank=rank).tolist() == [1, 0, 2]
+    assert top_k_nms(q, u, v, k=3, radius_px=10.0, min_quality=0.5, rank=q + [0, 0, 1]).tolist() == [0, 1]

@@ -16,9 +16,9 @@ from dexnet_core.planning.planner import GraspPlanner
 
 
 def config(**values) -> PlannerConfig:
-    """PlannerConfig without the automatic workspace: these scenes test the other stages (the workspace
-    has its own tests in test_workspace.py)."""
-    return PlannerConfig(**{"workspace": "none", **values})
+    """PlannerConfig without the automatic workspace and the centre preference: these scenes test the
+    other stages (the workspace has its own tests in test_workspace.py)."""
+    return PlannerConfig(**{"workspace": "none", "centre_preference": 0.0, **values})
 
 
 def _hand_rescaled(depth: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -211,6 +211,19 @@ def test_top_k_sorted_and_separated(tiny_gqm, box_scene, camera):
     res2 = GraspPlanner(tiny_gqm("parallel_jaw"), cfg).plan(box_scene(), camera, max_grasps=3)
     assert [g.q_value for g in res2.grasps] == q[:3]
     assert {"preprocess", "rescale", "network", "select", "poses", "heatmap", "total"} <= set(res.timings)
+
+
+def test_centre_preference_ranks_grasps_nearer_the_image_centre_first(tiny_gqm, box_scene, camera):
+    planner = GraspPlanner(tiny_gqm("suction"), config())
+    plain = planner.plan(box_scene(), camera).grasps
+    centred = GraspPlanner(tiny_gqm("suction"), config(centre_preference=1.0)).plan(box_scene(), camera)
+    u, v = centred.grasps[0].center_px
+    assert math.hypot(u - 79.5, v - 59.5) < 2.0 < math.hypot(plain[0].center_px[0] - 79.5,
+                                                             plain[0].center_px[1] - 59.5)
+    assert centred.grasps[0].q_value < plain[0].q_value  # the quality reported is the network's own
+    assert centred.grasps[0].q_value == pytest.approx(float(centred.heatmap[round(v), round(u)]))
+    with pytest.raises(ValueError, match="centre_preference"):
+        config(centre_preference=-0.1)
 
 
 def test_invalid_inputs_raise(tiny_gqm, box_scene, camera):
