@@ -10,7 +10,8 @@ shipped models of both grippers; the table gives hits per mode, per scene kind, 
 fell back, and the median workspace and total planning times.
 
     python bench/bench_workspace.py [--frames 100] [--modes none,plane] [--grippers parallel_jaw,suction]
-                                    [--edge-margin-m 0.008] [--save DIR | --load DIR] [--device cuda]
+                                    [--edge-margin-m 0.008] [--edge-preference 0.05]
+                                    [--centre-preference 0.03] [--save DIR | --load DIR] [--device cuda]
 
 ``--save DIR`` renders the frames and stores them (depth as 16UC1 millimetres, the format of most depth
 cameras, the 5 px object interiors, intrinsics, scene kind) without planning; ``--load DIR`` plans on
@@ -47,7 +48,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--max-filled-fraction", type=float, default=PlannerConfig.max_filled_fraction)
     parser.add_argument("--edge-margin-m", type=float, default=PlannerConfig.edge_margin_m,
-                        help="planner edge_margin_m: grasp centres this far inside what stands on the plane")
+                        help="planner edge_margin_m: grasps nearer an object's edge rank lower (0: off)")
+    parser.add_argument("--edge-preference", type=float, default=PlannerConfig.edge_preference,
+                        help="planner edge_preference: how much lower")
     parser.add_argument("--centre-preference", type=float, default=PlannerConfig.centre_preference,
                         help="planner centre_preference: grasps off the image centre rank this much lower")
     parser.add_argument("--save", type=Path, help="render the frames into this folder and stop")
@@ -77,7 +80,8 @@ def main() -> None:
     for gripper in args.grippers.split(","):
         for mode in modes:
             cfg = PlannerConfig(workspace=mode, max_filled_fraction=args.max_filled_fraction,
-                                edge_margin_m=args.edge_margin_m, centre_preference=args.centre_preference)
+                                edge_margin_m=args.edge_margin_m, edge_preference=args.edge_preference,
+                                centre_preference=args.centre_preference)
             planner = GraspPlanner.from_checkpoint(SHIPPED[gripper], cfg, device=args.device)
             hits, clutter, fallbacks, ws_t, plan_t = defaultdict(int), 0, 0, [], []
             for f in frames:

@@ -98,8 +98,11 @@ PLANNER_PARAMS = (
               0.0, 10.0),
     ParamSpec("plane_margin_m", 0.01, "plane: grasp centres this far inside the region the plane supports "
               "(away from bin walls and rims), m", 0.0, 1.0),
-    ParamSpec("edge_margin_m", PlannerConfig.edge_margin_m, "plane: grasp centres this far inside what "
-              "stands on the plane, from object edges (thin parts keep their inner half), m", 0.0, 0.05),
+    ParamSpec("edge_margin_m", PlannerConfig.edge_margin_m, "plane: grasps centred nearer than this to an "
+              "object's edge (thin parts: outside their inner half) rank edge_preference lower, m; 0 = off",
+              0.0, 0.05),
+    ParamSpec("edge_preference", PlannerConfig.edge_preference, "how much lower grasps near object edges "
+              "rank (see edge_margin_m)", 0.0, 1.0),
     ParamSpec("workspace_box", [0.0, 0.0, 0.0, 0.0, 0.0, 0.0], "box: [x_min, x_max, y_min, y_max, z_min, "
               "z_max] in the camera optical frame, m; all 0 = unset"),
     ParamSpec("max_filled_fraction", 0.5, "no grasp whose crop holds more filled-in (missing) depth than "

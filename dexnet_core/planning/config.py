@@ -35,8 +35,9 @@ class PlannerConfig:
     max_height_m: float = 0.3  # plane: and at most this far
     plane_margin_m: float = 0.01  # plane: grasp centres this far inside the region the plane supports
     # (away from bin walls and rims)
-    edge_margin_m: float = 0.0  # plane: grasp centres this far inside what stands on the plane (from the
-    # edges of objects; missing pixels are no edge)
+    edge_margin_m: float = 0.008  # plane: grasp centres nearer than this to the edge of what stands on the
+    # plane (an object's edge; missing pixels are no edge) rank edge_preference lower; 0: off
+    edge_preference: float = 0.05  # ... that much lower: of grasps scored alike, the one inside an object
     workspace_box: tuple[float, float, float, float, float, float] | None = None  # box: (x_min, x_max,
     # y_min, y_max, z_min, z_max), m, camera optical frame
     max_filled_fraction: float = 0.5  # no grasp whose crop holds more filled-in (missing) depth than this
@@ -94,8 +95,9 @@ class PlannerConfig:
             raise ValueError(f"planner.depth_offsets must be finite, min <= max, got {self.depth_offsets}")
         if not 0.0 <= self.min_quality <= 1.0:
             raise ValueError(f"planner.min_quality must be in [0, 1], got {self.min_quality}")
-        if not 0.0 <= self.centre_preference <= 1.0:
-            raise ValueError(f"planner.centre_preference must be in [0, 1], got {self.centre_preference}")
+        for name in ("centre_preference", "edge_preference"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"planner.{name} must be in [0, 1], got {getattr(self, name)}")
         if not self.nms_radius_px >= 0:
             raise ValueError(f"planner.nms_radius_px must be >= 0, got {self.nms_radius_px}")
         if self.roi is not None and (len(self.roi) != 4 or self.roi[2] <= 0 or self.roi[3] <= 0):

@@ -215,7 +215,7 @@ class GraspPlanner:
             cup = cup_footprint(cfg.cup_radius_m, cfg.cup_length_m, step)
             seal = (filled, intrinsics, cup, None if mask is None else np.asarray(mask, dtype=bool))
         adverse = AdverseFill(self.gqm, self.symmetries, depth, valid, scale, self.stride)
-        picks = self._select(grids, cand, k, adverse, seal)
+        picks = self._select(grids, cand, k, adverse, seal, workspace.interior)
         clock.lap("select")
         grasps = [self._grasp(grids[g], i, j, filled, intrinsics, cand, footprints) for g, i, j in picks]
         clock.lap("poses")
@@ -285,9 +285,10 @@ class GraspPlanner:
         return AngleGrid(angle, q.astype(np.float32), depth.astype(np.float32), to_input, observed, canvas)
 
     def _select(self, grids: list[AngleGrid], cand: np.ndarray, k: int, adverse: AdverseFill,
-                seal: tuple | None) -> list[tuple[int, int, int]]:
+                seal: tuple | None, interior: np.ndarray | None) -> list[tuple[int, int, int]]:
         """(grid index, row, col) of the top-k cells after NMS, among cells centred on candidate pixels,
-        ranked by quality less the centre_preference for cells off the image centre.
+        ranked by quality less the centre_preference for cells off the image centre and the
+        edge_preference for cells off the workspace ``interior`` (near object edges).
 
         Cells still to be checked (suction with ``seal`` = (filled, intrinsics, cup, mask): the cup check;
         crops holding filled-in depth: the adverse-fill score) are checked lazily, best first: the cup
@@ -312,10 +313,12 @@ class GraspPlanner:
             raise NoValidGraspError(f"no heatmap cell is centred on one of the {int(cand.sum())} candidate "
                                     f"pixels of the {w}x{h} image (too small for stride {self.stride})")
         q = q.astype(np.float64)
-        off_centre = cfg.centre_preference * np.hypot(u - (w - 1) / 2, v - (h - 1) / 2) / math.hypot(w, h) * 2
+        penalty = cfg.centre_preference * np.hypot(u - (w - 1) / 2, v - (h - 1) / 2) / math.hypot(w, h) * 2
+        if interior is not None:
+            penalty += cfg.edge_preference * ~_lookup(interior, u, v)
         seal_todo = np.full(len(q), seal is not None)
         while True:
-            idx = top_k_nms(q, u, v, k, cfg.nms_radius_px, cfg.min_quality, rank=q - off_centre)
+            idx = top_k_nms(q, u, v, k, cfg.nms_radius_px, cfg.min_quality, rank=q - penalty)
             stages = ((seal_todo, SEAL_CHECK_BLOCK), (fill_todo, FILL_CHECK_BLOCK))
             stage = next(((todo, size) for todo, size in stages if todo[idx].any()), None)
             if stage is None:

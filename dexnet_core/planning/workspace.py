@@ -16,8 +16,9 @@ must lie ``margin_m`` inside that region (away from walls and rims), its surface
 ``min_height_m`` and ``max_height_m`` above the plane (on an object, not on the surface itself), and not
 on a thing that reaches the image border (a robot arm or fixture entering the view, an object cut off by
 the border: each connected part of what stands on the plane that touches the border is left out).
-Grasp centres also lie ``edge_margin_m`` inside what stands on the plane, away from object edges (missing
-pixels are no edge); a part too thin for that keeps its inner half.
+``Workspace.interior`` holds the pixels of the workspace also ``edge_margin_m`` inside what stands on the
+plane, away from object edges (missing pixels are no edge; a part too thin for that keeps its inner half):
+the planner ranks grasps centred elsewhere lower (``PlannerConfig.edge_preference``).
 ``box``: the surface point lies inside an (x, y, z) box of the camera optical frame. Modes combine
 (``"plane,box"``); ``"none"`` keeps every pixel.
 
@@ -85,6 +86,8 @@ class Workspace:
     plane: SupportPlane | None = None
     box: tuple[float, ...] | None = None  # (x_min, x_max, y_min, y_max, z_min, z_max), m, optical frame
     fallback: str | None = None  # why plane mode fell back to none
+    interior: np.ndarray | None = None  # (H, W) bool: of mask, the pixels edge_margin_m inside what stands
+    # on the plane (None: no edge margin, or no plane)
 
 
 def parse_modes(text: str) -> tuple[str, ...]:
@@ -107,7 +110,7 @@ def estimate_workspace(depth_m: np.ndarray, valid: np.ndarray, intrinsics: Camer
     ``rng`` draws the RANSAC hypotheses (default: a fixed seed, so a frame always gives the same plane).
     """
     mask = np.ones(depth_m.shape, dtype=bool)
-    plane, fallback, used = None, None, []
+    plane, fallback, used, away = None, None, [], None
     if "plane" in modes:
         plane, fallback = fit_support_plane(depth_m, valid, intrinsics, margin_m,
                                             rng or np.random.default_rng(0))
@@ -117,7 +120,8 @@ def estimate_workspace(depth_m: np.ndarray, valid: np.ndarray, intrinsics: Camer
                 height = plane.heights(depth_m, intrinsics)
                 above = valid & (height >= min_height_m)
                 mask &= above & (height <= max_height_m)
-            mask &= _away_from_edges(above, valid, depth_m, intrinsics, edge_margin_m)
+            if edge_margin_m > 0:
+                away = _away_from_edges(above, valid, depth_m, intrinsics, edge_margin_m)
             mask &= _support_region(plane.polygons_px, depth_m.shape, plane.margin_px)
             mask &= ~_entering(above & _support_region(plane.polygons_px, depth_m.shape, 0.0))
     if "box" in modes:
@@ -126,7 +130,8 @@ def estimate_workspace(depth_m: np.ndarray, valid: np.ndarray, intrinsics: Camer
                              "(x_min, x_max, y_min, y_max, z_min, z_max)")
         mask &= box_mask(depth_m, intrinsics, box)
         used.append("box")
-    return Workspace(mask, tuple(used), plane, box if "box" in modes else None, fallback)
+    return Workspace(mask, tuple(used), plane, box if "box" in modes else None, fallback,
+                     None if away is None else mask & away)
 
 
 def box_mask(depth_m: np.ndarray, intrinsics: CameraIntrinsics, box: tuple[float, ...]) -> np.ndarray:
@@ -316,7 +321,7 @@ def _away_from_edges(above: np.ndarray, valid: np.ndarray, depth_m: np.ndarray, 
     a measured pixel is not above the plane (missing pixels and the image border are no edge); a part of
     ``above`` (see _parts) too thin for twice the margin keeps its inner half (a pen, a thin tube), since
     heatmap cells a centimetre or more apart rarely fall on its innermost pixels alone."""
-    if margin_m <= 0 or not above.any():
+    if not above.any():
         return above
     steps = round(margin_m * intrinsics.fx / float(np.median(depth_m[above])))
     survived = np.zeros(above.shape, dtype=np.uint16)  # erosion steps each pixel survives, up to ``steps``

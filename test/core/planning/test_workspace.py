@@ -106,7 +106,7 @@ def test_far_bin_floor_within_the_table_noise_is_told_from_the_table_and_a_flat_
     assert ws.mask[150:330, 220:420].mean() > 0.5
 
 
-def test_edge_margin_keeps_centres_off_object_edges_and_thin_parts_keep_their_middle():
+def test_interior_keeps_off_object_edges_and_thin_parts_keep_their_middle():
     k = PRIMESENSE
     depth, n, _ = plane_depth(k, 20.0, 0.7)
     raise_by(depth, k, n, (slice(200, 280), slice(280, 360)), 0.05)  # a box, 80 px across
@@ -115,18 +115,23 @@ def test_edge_margin_keeps_centres_off_object_edges_and_thin_parts_keep_their_mi
     valid = valid_depth(depth)
     plain = estimate_workspace(depth, valid, k, ("plane",))
     ws = estimate_workspace(depth, valid, k, ("plane",), edge_margin_m=0.008)
+    assert plain.interior is None and (ws.mask == plain.mask).all()  # the margin only marks the interior
+    inner = ws.interior
     steps = round(0.008 * k.fx / float(np.median(depth[plain.mask])))
     assert steps >= 4
     assert plain.mask[200:280, 280:360][valid[200:280, 280:360]].all()  # every measured box pixel
-    assert ws.mask[200 + steps : 280 - steps, 280 + steps : 360 - steps][valid[200 + steps : 280 - steps,
+    assert inner[200 + steps : 280 - steps, 280 + steps : 360 - steps][valid[200 + steps : 280 - steps,
                                                                           280 + steps : 360 - steps]].all()
-    assert ws.mask[228, 312] and ws.mask[236, 312]  # beside the hole
-    assert not ws.mask[200 : 200 + steps - 1].any() and not ws.mask[:, 280 : 280 + steps - 1].any()
+    assert inner[228, 312] and inner[236, 312]  # beside the hole
+    assert not inner[200 : 200 + steps - 1].any() and not inner[:, 280 : 280 + steps - 1].any()
     assert plain.mask[100:106, 120:180].all()
-    assert ws.mask[102:104, 120:180].all()  # the bar keeps its middle rows ...
-    assert not ws.mask[100, 120:180].any() and not ws.mask[105, 120:180].any()  # ... not its edges
+    assert inner[102:104, 120:180].all()  # the bar keeps its middle rows ...
+    assert not inner[100, 120:180].any() and not inner[105, 120:180].any()  # ... not its edges
+    assert not (inner & ~ws.mask).any()
     with pytest.raises(ValueError, match="edge_margin_m"):
         PlannerConfig(edge_margin_m=-0.001)
+    with pytest.raises(ValueError, match="edge_preference"):
+        PlannerConfig(edge_preference=1.5)
 
 
 def test_no_plane_falls_back_to_none():
@@ -179,3 +184,20 @@ def test_planner_without_a_mask_grasps_the_object_not_the_table(tiny_gqm, camera
     everywhere = GraspPlanner(gqm, PlannerConfig(top_k=30, workspace="none", nms_radius_px=4.0)).plan(depth,
                                                                                                    camera)
     assert any(not (65 <= g.center_px[0] < 95 and 45 <= g.center_px[1] < 75) for g in everywhere.grasps)
+
+
+def test_grasps_near_object_edges_rank_lower_by_the_edge_preference(tiny_gqm, camera):
+    depth, n, _ = plane_depth(camera, 20.0, 0.7)
+    raise_by(depth, camera, n, (slice(45, 75), slice(65, 95)), 0.04)  # a box, 30 px (10 cm) across
+    gqm = tiny_gqm("suction")
+    cfg = dict(top_k=40, nms_radius_px=0.0, centre_preference=0.0, clearance_check=False)
+    plain = GraspPlanner(gqm, PlannerConfig(edge_preference=0.0, **cfg)).plan(depth, camera)
+    ranked = GraspPlanner(gqm, PlannerConfig(edge_preference=1.0, **cfg)).plan(depth, camera)
+    inner = ranked.workspace.interior
+    assert inner is not None and inner.sum() < ranked.workspace.mask.sum()
+    on_inner = [bool(inner[round(g.center_px[1]), round(g.center_px[0])]) for g in ranked.grasps]
+    assert on_inner[0] and on_inner == sorted(on_inner, reverse=True)  # interior cells first
+    plain_inner = [bool(inner[round(g.center_px[1]), round(g.center_px[0])]) for g in plain.grasps]
+    assert plain_inner != sorted(plain_inner, reverse=True)  # without it, edge cells mix in
+    best_inner = next(g for g, i in zip(plain.grasps, plain_inner) if i)
+    assert ranked.grasps[0].q_value == best_inner.q_value  # the network's quality, not the rank
