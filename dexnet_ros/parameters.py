@@ -121,7 +121,8 @@ PLANNER_PARAMS = (
               "clearance, m", 0.001, 1.0),
     ParamSpec("normal_window_px", 7, "suction: window side for the surface normal, px", 3, 101),
     ParamSpec("clearance_check", True, "skip grasps whose gripper would hit the observed surface on its "
-              "way down; suction with a mask: also those whose lip rim leaves the mask"),
+              "way down; suction: also those whose lip rim leaves the mask, or without one what stands on "
+              "the support plane"),
     ParamSpec("finger_size_m", [0.014, 0.021], "parallel jaw: finger [thickness along, width across] the "
               "jaw axis, m"),
     ParamSpec("fingertip_depth_m", 0.012, "parallel jaw: fingertips reach this far past the grasp centre, m",

@@ -58,7 +58,7 @@ class PlannerConfig:
     normal_window_px: int = 7  # suction: side of the window the surface normal is fitted on
     clearance_check: bool = True  # skip grasps whose gripper would hit the observed surface on its way down
     # (see clearance.py); parallel jaw: the gripper depth stops where the fingertips meet that surface;
-    # suction with a mask: the lip rim must lie on the mask (on the object)
+    # suction: the lip rim must lie on the mask (on the object), without one on what stands on the plane
     finger_size_m: tuple[float, float] = (0.014, 0.021)  # parallel jaw: finger cross-section (thickness
     # along the jaw axis, width across it), Franka hand
     fingertip_depth_m: float = 0.012  # parallel jaw: how far the fingertips reach past the grasp centre

@@ -213,7 +213,8 @@ class GraspPlanner:
         seal = None
         if suction and cfg.clearance_check:
             cup = cup_footprint(cfg.cup_radius_m, cfg.cup_length_m, step)
-            seal = (filled, intrinsics, cup, None if mask is None else np.asarray(mask, dtype=bool))
+            on = workspace.standing if mask is None else np.asarray(mask, dtype=bool)
+            seal = (filled, intrinsics, cup, on)
         adverse = AdverseFill(self.gqm, self.symmetries, depth, valid, scale, self.stride)
         picks = self._select(grids, cand, k, adverse, seal, workspace.interior)
         clock.lap("select")
@@ -338,8 +339,8 @@ class GraspPlanner:
                 grids[g].quality[i, j] = value
 
     def _seals(self, u: np.ndarray, v: np.ndarray, seal: tuple) -> np.ndarray:
-        """(n,) bool: the cup can reach and seal on the contacts at input pixels (u, v) (with a mask: its
-        whole lip rim on the mask)."""
+        """(n,) bool: the cup can reach and seal on the contacts at input pixels (u, v) (given the mask of
+        ``seal``, the object mask or what stands on the support plane: its whole lip rim on it)."""
         cfg = self.config
         filled, intrinsics, cup, mask = seal
         rim = lip_ring(cup, cfg.cup_radius_m)

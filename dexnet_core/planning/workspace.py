@@ -88,6 +88,8 @@ class Workspace:
     fallback: str | None = None  # why plane mode fell back to none
     interior: np.ndarray | None = None  # (H, W) bool: of mask, the pixels edge_margin_m inside what stands
     # on the plane (None: no edge margin, or no plane)
+    standing: np.ndarray | None = None  # (H, W) bool: what stands on the plane (measured min_height_m or
+    # more above it) and the missing pixels (None: no plane)
 
 
 def parse_modes(text: str) -> tuple[str, ...]:
@@ -110,7 +112,7 @@ def estimate_workspace(depth_m: np.ndarray, valid: np.ndarray, intrinsics: Camer
     ``rng`` draws the RANSAC hypotheses (default: a fixed seed, so a frame always gives the same plane).
     """
     mask = np.ones(depth_m.shape, dtype=bool)
-    plane, fallback, used, away = None, None, [], None
+    plane, fallback, used, away, standing = None, None, [], None, None
     if "plane" in modes:
         plane, fallback = fit_support_plane(depth_m, valid, intrinsics, margin_m,
                                             rng or np.random.default_rng(0))
@@ -120,6 +122,7 @@ def estimate_workspace(depth_m: np.ndarray, valid: np.ndarray, intrinsics: Camer
                 height = plane.heights(depth_m, intrinsics)
                 above = valid & (height >= min_height_m)
                 mask &= above & (height <= max_height_m)
+            standing = above | ~valid
             if edge_margin_m > 0:
                 away = _away_from_edges(above, valid, depth_m, intrinsics, edge_margin_m)
             mask &= _support_region(plane.polygons_px, depth_m.shape, plane.margin_px)
@@ -131,7 +134,7 @@ def estimate_workspace(depth_m: np.ndarray, valid: np.ndarray, intrinsics: Camer
         mask &= box_mask(depth_m, intrinsics, box)
         used.append("box")
     return Workspace(mask, tuple(used), plane, box if "box" in modes else None, fallback,
-                     None if away is None else mask & away)
+                     None if away is None else mask & away, standing)
 
 
 def box_mask(depth_m: np.ndarray, intrinsics: CameraIntrinsics, box: tuple[float, ...]) -> np.ndarray:

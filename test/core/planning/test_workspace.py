@@ -52,6 +52,8 @@ def test_tilted_table_plane_height_band_and_holes():
     table[50:130, 90:170] = False
     table[370:, 490:550] = False
     assert not ws.mask[table].any()  # the table itself
+    assert ws.standing[200:280, 280:360].all() and ws.standing[~np.isfinite(depth)].all()  # the box, holes
+    assert not ws.standing[table & np.isfinite(depth)].any()
     assert not ws.mask[380:, 500:540].any()  # the arm
     assert not ws.mask[65:115, 105:155].any()  # too high
     heights = ws.plane.heights(depth, k)
@@ -201,3 +203,19 @@ def test_grasps_near_object_edges_rank_lower_by_the_edge_preference(tiny_gqm, ca
     assert plain_inner != sorted(plain_inner, reverse=True)  # without it, edge cells mix in
     best_inner = next(g for g, i in zip(plain.grasps, plain_inner) if i)
     assert ranked.grasps[0].q_value == best_inner.q_value  # the network's quality, not the rank
+
+
+def test_without_a_mask_the_suction_lip_stays_on_what_stands_on_the_plane(tiny_gqm, camera):
+    depth, n, _ = plane_depth(camera, 0.0, 0.7)
+    raise_by(depth, camera, n, (slice(45, 75), slice(65, 95)), 0.01)  # a 1 cm slab, 30 px across
+    gqm = tiny_gqm("suction")
+    cfg = dict(top_k=60, nms_radius_px=0.0, centre_preference=0.0, edge_margin_m=0.0, cup_stretch_m=0.02)
+    reach = 0.01 * camera.fx / 0.69  # the lip's radius in pixels; the soft cup seals over the 1 cm drop
+
+    def margins(result):
+        return [min(g.center_px[0] - 65, 94 - g.center_px[0], g.center_px[1] - 45, 74 - g.center_px[1])
+                for g in result.grasps]
+
+    assert min(margins(GraspPlanner(gqm, PlannerConfig(**cfg)).plan(depth, camera))) >= reach - 1
+    on_slab = PlannerConfig(**{**cfg, "workspace": "none", "roi": (65, 45, 30, 30)})  # no plane, no lip check
+    assert min(margins(GraspPlanner(gqm, on_slab).plan(depth, camera))) < reach - 1
