@@ -57,14 +57,16 @@ def run(args: argparse.Namespace) -> int:
 
         result = train(cfg, device=ctx.device, resume=args.resume, dist=ctx)
     except Exception as exc:
-        if ctx.enabled:
-            raise ctx.fail(exc) from exc
-        raise
-    finally:
+        if not ctx.enabled:
+            raise
+        error = ctx.fail(exc)
         ctx.close()
-    if not ctx.is_main:
-        return 0
-    sys.stdout.write(json.dumps({"run_dir": str(result.run_dir), "step": result.step, "epoch": result.epoch,
-                      "best_val_loss": result.best_val_loss,
-                      "val": {k: result.val.get(k) for k in VAL_KEYS}}) + "\n")
+        distributed.leave(1, f"dexnet train: error: {error}")
+    ctx.close()
+    if ctx.is_main:
+        sys.stdout.write(json.dumps({"run_dir": str(result.run_dir), "step": result.step,
+                                     "epoch": result.epoch, "best_val_loss": result.best_val_loss,
+                                     "val": {k: result.val.get(k) for k in VAL_KEYS}}) + "\n")
+    if ctx.enabled:
+        distributed.leave(0)
     return 0

@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import NoReturn
 
 import numpy as np
 import torch
@@ -194,6 +196,18 @@ class Distributed:
         except RuntimeError as exc:  # gloo / nccl: timeout or a peer that went away
             raise DistributedError(f"rank {self.rank}: no answer from the other ranks while {what} (timeout "
                                    f"{self.timeout_s:g} s, or a rank stopped): {_reason(exc)}") from exc
+
+
+def leave(status: int, line: str | None = None) -> NoReturn:
+    """End a rank of several: print ``line`` to stderr, flush every stream and exit with ``status`` at once
+    (os._exit). After the process group is gone, gloo's worker threads can still hold tensors whose
+    release during the interpreter's finalization aborts the process (SIGABRT), so ranks skip it."""
+    if line is not None:
+        sys.stderr.write(line + "\n")
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
 
 
 def from_env(device: str = "auto", timeout_s: float = DEFAULT_TIMEOUT_S) -> Distributed:
