@@ -91,7 +91,8 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class PlanResult:
-    """Planned grasps (best first), the input-size heatmap and per-stage timings."""
+    """Planned grasps (best first: quality less the centre and edge preferences), the input-size heatmap
+    and per-stage timings."""
 
     grasps: list[Grasp]
     heatmap: np.ndarray  # (H, W) float32: best quality over angles/depths per input pixel; 0 = not evaluated
