@@ -20,21 +20,23 @@ def source(start_demo_source):
 
 
 def test_frames_and_camera_info(source, ros):
-    ros.wait_for("depth", lambda m: len(ros.received["depth"]) >= 8, timeout=30)
+    ros.wait_for("depth", lambda m: len(ros.received["depth"]) >= 9, timeout=30)  # the 8th one's info is in
     frames = ros.received["depth"][:8]
     infos = {(i.header.stamp.sec, i.header.stamp.nanosec): i for i in ros.received["camera_info"]}
+    stamps = [(f.header.stamp.sec, f.header.stamp.nanosec) for f in frames]
+    assert sum(key in infos for key in stamps) >= 6  # best-effort QoS may drop one
     intr = PRIMESENSE.scaled(0.25)
     depths = []
-    for msg in frames:
+    for msg, key in zip(frames, stamps):
         assert (msg.encoding, msg.width, msg.height, msg.header.frame_id) == ("32FC1", 160, 120, "demo_frame")
-        info = infos[(msg.header.stamp.sec, msg.header.stamp.nanosec)]
-        assert conv.camera_info_to_intrinsics(info) == intr and info.header.frame_id == "demo_frame"
+        if key in infos:
+            info = infos[key]
+            assert conv.camera_info_to_intrinsics(info) == intr and info.header.frame_id == "demo_frame"
         d = conv.image_to_depth(msg).copy()
         assert np.isfinite(d).mean() > 0.99
         assert 0.4 < np.nanmin(d) < 0.69 and abs(np.nanmedian(d) - 0.7) < 0.01  # objects on a 0.7 m table
         depths.append(d)
     masks = {(m.header.stamp.sec, m.header.stamp.nanosec): m for m in ros.received["mask"]}
-    stamps = [(f.header.stamp.sec, f.header.stamp.nanosec) for f in frames]
     paired = [(masks[key], d) for key, d in zip(stamps, depths) if key in masks]
     assert len(paired) >= 5  # best-effort QoS may drop one
     for m, d in paired:
