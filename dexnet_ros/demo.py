@@ -64,7 +64,7 @@ def start_nodes(args: argparse.Namespace, out: Path) -> dict[str, tuple[subproce
 
 def stop_nodes(procs: dict[str, tuple[subprocess.Popen, Path]]) -> dict[str, int]:
     """SIGINT both nodes; returns their exit codes (killed after 60 s: a CPU plan in progress finishes
-    first)."""
+    first; a node killed so writes its threads' stacks to its log first)."""
     for proc, _ in procs.values():
         if proc.poll() is None:
             proc.send_signal(signal.SIGINT)
@@ -73,6 +73,8 @@ def stop_nodes(procs: dict[str, tuple[subprocess.Popen, Path]]) -> dict[str, int
         try:
             codes[name] = proc.wait(60)
         except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGUSR1)
+            time.sleep(1.0)
             proc.kill()
             codes[name] = proc.wait()
     return codes

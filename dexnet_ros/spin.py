@@ -1,7 +1,9 @@
-"""The shared `main()` body of the nodes: start-up errors in one line, clean exit on SIGINT / SIGTERM."""
+"""The shared `main()` body of the nodes: start-up errors in one line, clean exit on SIGINT / SIGTERM,
+and every thread's Python stack on stderr on SIGUSR1 (to see where a node that does not stop is stuck)."""
 
 from __future__ import annotations
 
+import faulthandler
 import signal
 from collections.abc import Callable
 
@@ -26,6 +28,7 @@ def run_node(make_node: Callable[[], Node], name: str, make_executor: Callable[[
     # before rclpy.init: rclpy's own SIGTERM handler shuts the context down, then chains to this one
     # (instead of the default action, which would kill the process with status -15)
     signal.signal(signal.SIGTERM, lambda *_: rclpy.try_shutdown())
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     rclpy.init(args=args)
     try:
         node = make_node()

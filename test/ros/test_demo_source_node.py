@@ -52,7 +52,11 @@ def test_frames_and_camera_info(source, ros):
     assert sum(big) >= 2 and max(runs) <= 2, big
 
 
-def test_new_scene_log_and_sigterm_exit_0(source):
+def test_new_scene_log_sigusr1_stacks_and_sigterm_exit_0(source):
     source.wait_log("new scene: objects", timeout=5)
+    start = len(source.log())
+    source.proc.send_signal(signal.SIGUSR1)  # every thread's stack on stderr; the node keeps running
+    log = source.wait_log("most recent call first", timeout=5, start=start)
+    assert "spin" in log[start:] and source.proc.poll() is None
     assert source.stop(signal.SIGTERM) == 0
     assert "Traceback" not in source.log()
