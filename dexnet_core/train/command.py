@@ -62,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
         error = ctx.fail(exc)
         ctx.close()
         distributed.leave(1, f"dexnet train: error: {error}")
-    ctx.close()
+    finally:
+        ctx.close()
     if ctx.is_main:
         sys.stdout.write(json.dumps({"run_dir": str(result.run_dir), "step": result.step,
                                      "epoch": result.epoch, "best_val_loss": result.best_val_loss,
