@@ -7,7 +7,8 @@ image counting ``CENTRE_WEIGHT`` times (the surface the camera looks at). Its in
 connected patches; each patch's convex hull is the region it supports. The chosen patch is the one the
 camera looks at: the smallest hull holding the image centre (inside a bin, the floor between the walls
 rather than the table around the bin), else the largest patch; patches beside it (a table cut in two by
-a robot arm) are added, patches whose hull covers it (the table around a bin) are not. A bin seen from
+a robot arm) are added, patches whose hull covers it (the table around a bin) are not, and none when the
+chosen patch is walled in (below): a bin floor, the table beside the bin within the band. A bin seen from
 afar can lose the fit to the table around it, its floor a centimetre higher lying within the sensor's
 noise band: a parallel level up to MAX_LIFT_M above the fitted plane, set off from it in the histogram of
 heights and walled in (what is measured around its region stands higher, not lower: a bin, not the flat
@@ -197,6 +198,8 @@ def fit_support_plane(depth_m: np.ndarray, valid: np.ndarray, intrinsics: Camera
         region = _support_polygons(floor, depth_m, valid, intrinsics)[:1]
         if region and _walled(region[0], floor, depth_m, valid, intrinsics):
             plane, polygons = floor, region
+    if len(polygons) > 1 and _walled(polygons[0], plane, depth_m, valid, intrinsics):
+        polygons = polygons[:1]  # a bin floor: the table beside the bin lies within the band, not in reach
     if not polygons:
         return None, "no support plane: its inlier pixels form no patch large enough"
     return SupportPlane(plane.normal, plane.offset, polygons, margin_px, share), None
