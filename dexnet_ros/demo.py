@@ -152,12 +152,18 @@ def main(argv: list[str] | None = None) -> int:
     codes = stop_nodes(procs)
     from dexnet_core.planning.overlay import save_png
     from dexnet_ros.conversions import image_to_rgb
+    from dexnet_ros.spin import TEARDOWN_TIMEOUT_S, teardown_timed_out
 
     png = save_png(out / "overlay.png", image_to_rgb(color))
     sys.stdout.write(f"best grasps on frame {grasps.header.stamp.sec}.{grasps.header.stamp.nanosec:09d} "
                      f"(optical frame '{grasps.header.frame_id}'):\n{grasp_table(grasps.grasps)}\n"
                      f"overlay: {png}\n")
-    if any(codes.values()):
+    stuck = [name for name, (_, log) in procs.items()
+             if codes[name] == 1 and teardown_timed_out(log.read_text(errors="replace"))]
+    for name in stuck:
+        sys.stderr.write(f"demo: warning: {name} stopped but its teardown passed {TEARDOWN_TIMEOUT_S:.0f} s "
+                         f"(stuck in the middleware; its stacks are in {procs[name][1]})\n")
+    if any(code for name, code in codes.items() if name not in stuck):
         sys.stderr.write(f"demo: nodes exited with {codes} after SIGINT\n")
         return 1
     return 0

@@ -1,5 +1,11 @@
 """The shared `main()` body of the nodes: start-up errors in one line, clean exit on SIGINT / SIGTERM,
-and every thread's Python stack on stderr on SIGUSR1 (to see where a node that does not stop is stuck)."""
+and every thread's Python stack on stderr on SIGUSR1 (to see where a node that does not stop is stuck).
+
+The teardown after a stop (destroying the node, shutting rclpy down) runs under a deadline: Fast DDS can
+deadlock, rarely, while it deletes its participant, and a node stuck there would never exit. Past
+TEARDOWN_TIMEOUT_S, faulthandler's watchdog thread (which needs no GIL, so it fires even while a call into
+the middleware holds it) writes every thread's stack to stderr under a ``Timeout (h:mm:ss)!`` line and
+ends the process with status 1."""
 
 from __future__ import annotations
 
@@ -14,6 +20,7 @@ from rclpy.node import Node
 from dexnet_core.errors import DexnetError
 
 STARTUP_ERRORS = (DexnetError, ValueError, ImportError, rclpy.exceptions.ParameterException)
+TEARDOWN_TIMEOUT_S = 30.0  # destroying the node (a plan in progress finishes first) and shutting rclpy down
 
 
 def one_line(exc: BaseException) -> str:
@@ -51,6 +58,18 @@ def run_node(make_node: Callable[[], Node], name: str, make_executor: Callable[[
         # wait for callbacks still running in executor threads: destroying the node under one of them
         # can crash the process
         executor.shutdown(timeout_sec=10.0)
-        node.destroy_node()
-        rclpy.try_shutdown()
+        faulthandler.dump_traceback_later(TEARDOWN_TIMEOUT_S, exit=True)
+        try:
+            node.destroy_node()
+            rclpy.try_shutdown()
+        finally:
+            faulthandler.cancel_dump_traceback_later()
     return 0
+
+
+def teardown_timed_out(log: str) -> bool:
+    """Whether a node's output ``log`` ends with the stack dump of a teardown past TEARDOWN_TIMEOUT_S."""
+    lines = log.rstrip().splitlines()
+    starts = [i for i, line in enumerate(lines) if line.startswith("Timeout (") and line.endswith(")!")]
+    stack = ("Thread 0x", "Current thread 0x", "  File ", "  <")
+    return bool(starts) and all(line.startswith(stack) or not line.strip() for line in lines[starts[-1] + 1:])
