@@ -222,19 +222,13 @@ def test_without_a_mask_the_suction_lip_stays_on_what_stands_on_the_plane(tiny_g
 
 
 @pytest.mark.parametrize("seed", [3, 17])
-def test_rendered_bin_frames_keep_the_workspace_off_the_bin(tmp_path, seed):
+def test_rendered_bin_frames_keep_the_workspace_off_the_bin(box_objects, seed):
     """Rendered bin frames (tilted cameras, sensor noise) whose fit takes the floor with the table beside
     the bin inside its noise band: the table's patches are not added and the walls stay out."""
     pytest.importorskip("embreex")
-    trimesh = pytest.importorskip("trimesh")
     from dexnet_core.synth.frames import CLASSES, FrameConfig, make_frame
-    from dexnet_core.synth.meshes import load_object_library
 
-    for name, size in (("a_box.obj", (0.04, 0.10, 0.06)), ("b_box.stl", (0.05, 0.05, 0.03)),
-                       ("c_box.obj", (0.08, 0.03, 0.02))):
-        trimesh.creation.box(size).export(tmp_path / name)
-    objects = load_object_library("all", source=tmp_path, cache_dir=tmp_path / "cache", progress=False)
-    frame = make_frame(seed, objects, FrameConfig(kind="bin"))
+    frame = make_frame(seed, box_objects, FrameConfig(kind="bin"))
     ws = estimate_workspace(frame.depth, valid_depth(frame.depth), frame.intrinsics, ("plane",))
     assert len(ws.plane.polygons_px) == 1
     assert not (ws.mask & (frame.labels == CLASSES.index("bin"))).any()

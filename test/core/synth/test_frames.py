@@ -4,22 +4,11 @@ import numpy as np
 import pytest
 
 from dexnet_core.synth.frames import CLASSES, FrameConfig, make_frame
-from dexnet_core.synth.meshes import load_object_library
 
 pytest.importorskip("embreex")
 
 # 640x480 cameras at a quarter of the size (same fields of view), for speed
 SMALL = FrameConfig(image_sizes=((160, 120),), focal_px=(95.0, 275.0), sensor="ideal")
-
-
-@pytest.fixture(scope="module")
-def objects(tmp_path_factory):
-    trimesh = pytest.importorskip("trimesh")
-    d = tmp_path_factory.mktemp("frame_meshes")
-    for name, size in (("a_box.obj", (0.04, 0.10, 0.06)), ("b_box.stl", (0.05, 0.05, 0.03)),
-                       ("c_box.obj", (0.08, 0.03, 0.02))):
-        trimesh.creation.box(size).export(d / name)
-    return load_object_library("all", source=d, cache_dir=d / "cache", progress=False)
 
 
 def camera_points(frame, mask):
@@ -29,17 +18,17 @@ def camera_points(frame, mask):
     return cam @ frame.camera_pose[:3, :3].T + frame.camera_pose[:3, 3]
 
 
-def test_frames_are_deterministic_per_seed(objects):
+def test_frames_are_deterministic_per_seed(box_objects):
     cfg = dataclasses.replace(SMALL, sensor="primesense")
-    a, b, c = make_frame(5, objects, cfg), make_frame(5, objects, cfg), make_frame(6, objects, cfg)
+    a, b, c = (make_frame(seed, box_objects, cfg) for seed in (5, 5, 6))
     assert np.array_equal(a.depth, b.depth, equal_nan=True) and np.array_equal(a.instances, b.instances)
     assert np.array_equal(a.camera_pose, b.camera_pose) and a.objects == b.objects
     assert not np.array_equal(a.clean, c.clean, equal_nan=True)
 
 
-def test_instance_masks_cover_exactly_the_objects_to_pick(objects):
+def test_instance_masks_cover_exactly_the_objects_to_pick(box_objects):
     for seed in range(4):
-        frame = make_frame(seed, objects, dataclasses.replace(SMALL, num_objects=(2, 3)))
+        frame = make_frame(seed, box_objects, dataclasses.replace(SMALL, num_objects=(2, 3)))
         assert frame.instances.shape == (120, 160) and frame.depth.shape == (120, 160)
         assert np.array_equal(frame.object_mask, frame.labels == CLASSES.index("object"))
         assert sorted(np.unique(frame.instances[frame.object_mask])) == list(range(1, len(frame.objects) + 1))
@@ -53,13 +42,13 @@ def test_instance_masks_cover_exactly_the_objects_to_pick(objects):
         assert (inner <= frame.object_mask).all()
 
 
-def test_clutter_interior_holds_only_clutter_wholly_in_view(objects):
+def test_clutter_interior_holds_only_clutter_wholly_in_view(box_objects):
     import cv2
 
     cfg = dataclasses.replace(SMALL, kind="table", clutter=(3, 3))
     whole = cut = 0
     for seed in range(6):
-        frame = make_frame(seed, objects, cfg)
+        frame = make_frame(seed, box_objects, cfg)
         clutter = (frame.labels == CLASSES.index("clutter")).astype(np.uint8)
         inner = frame.clutter_interior(1)
         _, parts = cv2.connectedComponents(clutter)
@@ -75,12 +64,12 @@ def test_clutter_interior_holds_only_clutter_wholly_in_view(objects):
     assert whole and cut  # both kinds occurred
 
 
-def test_tilted_camera_sees_the_table_as_the_plane_of_its_pose(objects):
+def test_tilted_camera_sees_the_table_as_the_plane_of_its_pose(box_objects):
     """A flat table under a tilted camera: depth grows across the image as the support plane predicts."""
     cfg = dataclasses.replace(SMALL, kind="table", max_tilt_deg=30.0, clutter=(0, 0), fixtures=(0, 0))
     tilts = []
     for seed in range(6):
-        frame = make_frame(seed, objects, cfg)
+        frame = make_frame(seed, box_objects, cfg)
         a, b, c, d = frame.support_plane()
         tilt = np.degrees(np.arccos(abs(c)))
         assert tilt <= 30.0 + 1e-6
@@ -103,10 +92,10 @@ def test_tilted_camera_sees_the_table_as_the_plane_of_its_pose(objects):
     assert max(tilts) > 15 and min(tilts) < 15  # tilts are drawn over [0, 30]
 
 
-def test_bin_scenes_hold_the_objects_inside_walls_and_rim(objects):
+def test_bin_scenes_hold_the_objects_inside_walls_and_rim(box_objects):
     cfg = dataclasses.replace(SMALL, kind="bin", clutter=(0, 0), fixtures=(0, 0), num_objects=(3, 3))
     for seed in range(3):
-        frame = make_frame(seed, objects, cfg)
+        frame = make_frame(seed, box_objects, cfg)
         assert frame.kind == "bin" and frame.support_z > 0
         assert (frame.labels == CLASSES.index("bin")).mean() > 0.2  # floor, walls and rim are in view
         parts = frame.meshes[len(frame.objects):-1]  # floor, 4 walls, 4 rim pieces (then the table)
@@ -120,11 +109,11 @@ def test_bin_scenes_hold_the_objects_inside_walls_and_rim(objects):
             assert parts[0].contains(below).all()  # above the floor
 
 
-def test_fixtures_stand_along_one_image_border(objects):
+def test_fixtures_stand_along_one_image_border(box_objects):
     cfg = dataclasses.replace(SMALL, kind="table", fixtures=(3, 3), clutter=(2, 2), height_m=(0.6, 0.8))
     seen = 0
     for seed in range(3):
-        frame = make_frame(seed, objects, cfg)
+        frame = make_frame(seed, box_objects, cfg)
         fix = frame.labels == CLASSES.index("fixture")
         if not fix.any():
             continue
@@ -136,10 +125,10 @@ def test_fixtures_stand_along_one_image_border(objects):
     assert seen >= 2
 
 
-def test_structured_light_bin_frames_miss_a_fifth_to_two_fifths(objects):
+def test_structured_light_bin_frames_miss_a_fifth_to_two_fifths(box_objects):
     cfg = dataclasses.replace(SMALL, kind="bin", sensor="structured_light")
     for seed in range(3):
-        frame = make_frame(seed, objects, cfg)
+        frame = make_frame(seed, box_objects, cfg)
         assert 0.19 <= np.isnan(frame.depth).mean() <= 0.45
 
 
