@@ -12,7 +12,8 @@ fell back, and the median workspace and total planning times.
 
     python bench/bench_workspace.py [--frames 100] [--modes none,plane] [--grippers parallel_jaw,suction]
                                     [--edge-margin-m 0.008] [--edge-preference 0.05]
-                                    [--centre-preference 0.03] [--save DIR | --load DIR] [--device cuda]
+                                    [--centre-preference 0.03] [--stride 4] [--save DIR | --load DIR]
+                                    [--device cuda]
 
 ``--save DIR`` renders the frames and stores them (depth as 16UC1 millimetres, the format of most depth
 cameras, the 5 px object interiors, intrinsics, scene kind) without planning; ``--load DIR`` plans on
@@ -54,6 +55,8 @@ def main() -> None:
                         help="planner edge_preference: how much lower")
     parser.add_argument("--centre-preference", type=float, default=PlannerConfig.centre_preference,
                         help="planner centre_preference: grasps off the image centre rank this much lower")
+    parser.add_argument("--stride", type=int, default=PlannerConfig.stride,
+                        help="planner stride: parallel-jaw heatmap stride in network pixels")
     parser.add_argument("--save", type=Path, help="render the frames into this folder and stop")
     parser.add_argument("--load", type=Path, help="plan on the frames stored in this folder")
     parser.add_argument("--device", default="cpu")
@@ -82,7 +85,7 @@ def main() -> None:
         for mode in modes:
             cfg = PlannerConfig(workspace=mode, max_filled_fraction=args.max_filled_fraction,
                                 edge_margin_m=args.edge_margin_m, edge_preference=args.edge_preference,
-                                centre_preference=args.centre_preference)
+                                centre_preference=args.centre_preference, stride=args.stride)
             planner = GraspPlanner.from_checkpoint(SHIPPED[gripper], cfg, device=args.device)
             hits, clutter, on_object, fallbacks, ws_t, plan_t = defaultdict(int), 0, 0, 0, [], []
             for f in frames:
