@@ -3,12 +3,14 @@
 Frames: ``dexnet_core.synth.frames.make_frame`` (table and bin scenes, cameras 0.4-1.2 m tilted 0-30
 degrees with free roll, clutter and robot-like fixtures near the borders, sensor models with holes) of the
 held-out objects, seeds ``--seed`` on. A frame counts as a hit when the best grasp's centre lies 5 px
-inside an object to pick (``Frame.interior(5)``); a frame with no grasp is a miss. The clutter near the
-border holds real objects too: a second count takes as hits also grasps 5 px inside clutter wholly in view
-(``Frame.clutter_interior(5)``; clutter cut off by the border is not), and a third any grasp centred on an
-object to pick, however near its edge (``Frame.object_mask``). Each workspace mode is run with the
-shipped models of both grippers; the table gives hits per mode, per scene kind, how often the plane fit
-fell back, and the median workspace and total planning times.
+inside an object to pick (``Frame.interior(5)``: the 11 x 11 px square around it on the object); a frame
+with no grasp is a miss. A second count reads "5 px inside" as a distance: every pixel within 5 px of the
+centre on the object (``Frame.interior(5, disk=True)``; the square needs up to 7 px beside a diagonal
+edge). The clutter near the border holds real objects too: a third count takes as hits also grasps 5 px
+inside clutter wholly in view (``Frame.clutter_interior(5)``; clutter cut off by the border is not), and a
+fourth any grasp centred on an object to pick, however near its edge (``Frame.object_mask``). Each
+workspace mode is run with the shipped models of both grippers; the table gives hits per mode, per scene
+kind, how often the plane fit fell back, and the median workspace and total planning times.
 
     python bench/bench_workspace.py [--frames 100] [--modes none,plane] [--grippers parallel_jaw,suction]
                                     [--edge-margin-m 0.008] [--edge-preference 0.05]
@@ -78,16 +80,18 @@ def main() -> None:
         kinds[f.kind] += 1
     print(f"{len(frames)} frames ({dict(kinds)}) ready in {time.perf_counter() - start:.0f} s; "
           f"device {args.device}, torch threads {args.threads}")
-    print("| gripper | workspace | best grasp on an object to pick | table | bin | or on whole clutter | "
-          "centred on an object, any margin | plane fell back | workspace p50 | plan p50 |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("| gripper | workspace | best grasp on an object to pick | table | bin | 5 px as a distance | "
+          "or on whole clutter | centred on an object, any margin | plane fell back | workspace p50 | "
+          "plan p50 |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for gripper in args.grippers.split(","):
         for mode in modes:
             cfg = PlannerConfig(workspace=mode, max_filled_fraction=args.max_filled_fraction,
                                 edge_margin_m=args.edge_margin_m, edge_preference=args.edge_preference,
                                 centre_preference=args.centre_preference, stride=args.stride)
             planner = GraspPlanner.from_checkpoint(SHIPPED[gripper], cfg, device=args.device)
-            hits, clutter, on_object, fallbacks, ws_t, plan_t = defaultdict(int), 0, 0, 0, [], []
+            hits, by_distance, clutter, on_object, fallbacks = defaultdict(int), 0, 0, 0, 0
+            ws_t, plan_t = [], []
             for f in frames:
                 try:
                     result = planner.plan(f.depth, f.intrinsics, mask=f.mask if args.with_mask else None,
@@ -96,6 +100,7 @@ def main() -> None:
                     continue
                 u, v = (int(round(c)) for c in result.grasps[0].center_px)
                 hits[f.kind] += bool(f.interior[v, u])
+                by_distance += bool(f.interior_disk[v, u])
                 clutter += bool(f.clutter_interior[v, u])
                 on_object += bool(f.mask[v, u])
                 fallbacks += result.workspace.fallback is not None
@@ -104,19 +109,21 @@ def main() -> None:
             total = sum(hits.values())
             by_kind = [f"{hits[k]}/{kinds[k]}" for k in ("table", "bin")]
             label = f"{mode} + mask" if args.with_mask else mode
-            print(f"| {gripper} | {label} | {total}/{len(frames)} ({100 * total / len(frames):.0f}%) | "
-                  f"{by_kind[0]} | {by_kind[1]} | {total + clutter}/{len(frames)} | "
-                  f"{on_object}/{len(frames)} | {fallbacks} | {1e3 * np.median(ws_t):.1f} ms | "
+            n = len(frames)
+            print(f"| {gripper} | {label} | {total}/{n} ({100 * total / n:.0f}%) | {by_kind[0]} | "
+                  f"{by_kind[1]} | {by_distance}/{n} ({100 * by_distance / n:.1f}%) | "
+                  f"{total + clutter}/{n} | {on_object}/{n} | {fallbacks} | {1e3 * np.median(ws_t):.1f} ms | "
                   f"{np.median(plan_t):.2f} s |", flush=True)
 
 
 class StoredFrame:
     """What the benchmark needs of a frame: depth (m, NaN = missing), intrinsics, kind, 5 px interiors of
-    the objects to pick and of the clutter wholly in view."""
+    the objects to pick (square and disk) and of the clutter wholly in view."""
 
     def __init__(self, depth: np.ndarray, intrinsics: CameraIntrinsics, kind: str, interior: np.ndarray,
-                 mask: np.ndarray, clutter_interior: np.ndarray) -> None:
+                 interior_disk: np.ndarray, mask: np.ndarray, clutter_interior: np.ndarray) -> None:
         self.depth, self.intrinsics, self.kind, self.interior = depth, intrinsics, kind, interior
+        self.interior_disk = interior_disk
         self.mask = mask  # pixels of the objects to pick
         self.clutter_interior = clutter_interior
 
@@ -132,12 +139,13 @@ def render_frames(seed: int, count: int, library_size: int, save: Path | None) -
         f = make_frame(seed + n, objects, FrameConfig())
         mm = np.nan_to_num(f.depth * 1000.0, nan=0.0).round().clip(0, 65535).astype(np.uint16)
         k = f.intrinsics
-        stored = StoredFrame(depth_to_metres(mm, "16UC1"), k, f.kind, f.interior(5), f.object_mask,
-                             f.clutter_interior(5))
+        stored = StoredFrame(depth_to_metres(mm, "16UC1"), k, f.kind, f.interior(5), f.interior(5, disk=True),
+                             f.object_mask, f.clutter_interior(5))
         if save is not None:
             save.mkdir(parents=True, exist_ok=True)
             np.savez_compressed(save / f"frame_{seed + n:05d}.npz", depth_mm=mm, kind=f.kind,
                                 interior=np.packbits(stored.interior, axis=None),
+                                interior_disk=np.packbits(stored.interior_disk, axis=None),
                                 mask=np.packbits(stored.mask, axis=None),
                                 clutter_interior=np.packbits(stored.clutter_interior, axis=None),
                                 k=[k.fx, k.fy, k.cx, k.cy, k.width, k.height])
@@ -149,10 +157,15 @@ def load_frame(path: Path) -> StoredFrame:
     data = np.load(path)
     fx, fy, cx, cy, w, h = data["k"]
     k = CameraIntrinsics(fx, fy, cx, cy, int(w), int(h))
-    interior, mask, clutter = (np.unpackbits(data[key], count=k.width * k.height).reshape(k.height, k.width)
-                               .astype(bool) for key in ("interior", "mask", "clutter_interior"))
+    keys = ("interior", "interior_disk", "mask", "clutter_interior")
+    missing = [key for key in keys if key not in data]
+    if missing:
+        raise SystemExit(f"{path}: no {', '.join(missing)} (saved by an older bench_workspace.py): save the "
+                         "frames again")
+    interior, disk, mask, clutter = (np.unpackbits(data[key], count=k.width * k.height)
+                                     .reshape(k.height, k.width).astype(bool) for key in keys)
     depth = depth_to_metres(data["depth_mm"], "16UC1")
-    return StoredFrame(depth, k, str(data["kind"]), interior, mask, clutter)
+    return StoredFrame(depth, k, str(data["kind"]), interior, disk, mask, clutter)
 
 
 if __name__ == "__main__":

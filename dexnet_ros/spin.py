@@ -1,5 +1,6 @@
 """The shared `main()` body of the nodes: start-up errors in one line, clean exit on SIGINT / SIGTERM,
-and every thread's Python stack on stderr on SIGUSR1 (to see where a node that does not stop is stuck).
+and every thread's Python stack on stderr on SIGUSR1 (to see where a node that does not stop is stuck)
+and on a crash (SIGSEGV and the like, in a native library).
 
 The teardown after a stop (destroying the node, shutting rclpy down) runs under a deadline: Fast DDS can
 deadlock, rarely, while it deletes its participant, and a node stuck there would never exit. Past
@@ -36,6 +37,7 @@ def run_node(make_node: Callable[[], Node], name: str, make_executor: Callable[[
     # (instead of the default action, which would kill the process with status -15)
     signal.signal(signal.SIGTERM, lambda *_: rclpy.try_shutdown())
     faulthandler.register(signal.SIGUSR1, all_threads=True)
+    faulthandler.enable(all_threads=True)  # a crash in a native library leaves every thread's stack on stderr
     rclpy.init(args=args)
     try:
         node = make_node()

@@ -31,10 +31,11 @@ _BIN_FLOOR_M = 0.01  # bin floor thickness: objects in a bin rest on z = _BIN_FL
 _TABLE_M = 6.0  # table side: wide cameras see no edge
 
 
-def _eroded(mask: np.ndarray, margin_px: int) -> np.ndarray:
-    """(H, W) bool: pixels of ``mask`` whose square of side 2 margin_px + 1 lies on it (beyond the image
-    counts as off)."""
-    k = np.ones((2 * margin_px + 1, 2 * margin_px + 1), np.uint8)
+def _eroded(mask: np.ndarray, margin_px: int, disk: bool = False) -> np.ndarray:
+    """(H, W) bool: pixels of ``mask`` whose square of side 2 margin_px + 1 lies on it, or with ``disk``
+    every pixel within margin_px of them (Euclidean); beyond the image counts as off."""
+    y, x = np.mgrid[-margin_px : margin_px + 1, -margin_px : margin_px + 1]
+    k = (x * x + y * y <= margin_px * margin_px if disk else np.ones_like(x, bool)).astype(np.uint8)
     return require_cv2().erode(mask.astype(np.uint8), k, borderValue=0).astype(bool)
 
 
@@ -100,11 +101,13 @@ class Frame:
         """(H, W) bool: pixels of the objects to pick."""
         return self.instances > 0
 
-    def interior(self, margin_px: int = 5) -> np.ndarray:
-        """(H, W) bool: pixels at least ``margin_px`` inside one object to pick (its own instance)."""
+    def interior(self, margin_px: int = 5, disk: bool = False) -> np.ndarray:
+        """(H, W) bool: pixels at least ``margin_px`` inside one object to pick (its own instance): the
+        square of side 2 margin_px + 1 around them lies on it, or with ``disk`` every pixel within
+        margin_px of them (the square needs up to sqrt(2) margin_px beside a diagonal edge)."""
         out = np.zeros(self.instances.shape, bool)
         for i in range(1, len(self.objects) + 1):
-            out |= _eroded(self.instances == i, margin_px)
+            out |= _eroded(self.instances == i, margin_px, disk)
         return out
 
     def clutter_interior(self, margin_px: int = 5) -> np.ndarray:

@@ -40,6 +40,24 @@ def test_instance_masks_cover_exactly_the_objects_to_pick(box_objects):
         assert np.abs(camera_points(frame, table & np.isfinite(frame.clean))[:, 2]).max() < 2e-3
         inner = frame.interior(2)
         assert (inner <= frame.object_mask).all()
+        disk = frame.interior(2, disk=True)
+        assert (inner <= disk).all() and (disk <= frame.object_mask).all()
+
+
+def test_disk_interior_reaches_closer_to_diagonal_edges_only():
+    from dexnet_core.synth.frames import _eroded
+
+    u, v = np.meshgrid(np.arange(60), np.arange(60))
+    upright = (u >= 10) & (u < 50) & (v >= 10) & (v < 50)
+    diamond = np.abs(u - 30) + np.abs(v - 30) <= 20
+    for margin in (2, 5):
+        # beside an edge along the pixel grid both keep exactly the pixels margin px or more inside
+        assert np.array_equal(_eroded(upright, margin), _eroded(upright, margin, disk=True))
+        assert _eroded(upright, margin, disk=True).sum() == (40 - 2 * margin) ** 2
+    # beside a diagonal edge a pixel 5 px from it (Euclidean) is inside the disk's interior, not the square's
+    square, disk = _eroded(diamond, 5), _eroded(diamond, 5, disk=True)
+    assert (square <= disk).all() and disk.sum() > square.sum()
+    assert disk[30, 30 + 13] and not square[30, 30 + 13]  # 5.3 px from the sides
 
 
 def test_clutter_interior_holds_only_clutter_wholly_in_view(box_objects):
