@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"demo: warning: {name} stopped but its teardown passed {TEARDOWN_TIMEOUT_S:.0f} s "
                          f"(stuck in the middleware; its stacks are in {procs[name][1]})\n")
     if any(code for name, code in codes.items() if name not in stuck):
-        sys.stderr.write(f"demo: nodes exited with {codes} after SIGINT\n")
+        sys.stderr.write(f"demo: nodes exited with {codes} after SIGINT (node logs in {out}/)\n")
         return 1
     return 0
 

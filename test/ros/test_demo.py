@@ -21,10 +21,17 @@ def run_demo(tmp_path, *args):
                           capture_output=True, text=True, timeout=240, env=env)
 
 
+def with_logs(tmp_path, res) -> str:
+    """The demo's stderr and both node logs (a node that crashed leaves its threads' stacks there)."""
+    logs = [f"--- {name}.log\n" + (tmp_path / "demo" / f"{name}.log").read_text(errors="replace")
+            for name in ("demo_source", "heatmap_node") if (tmp_path / "demo" / f"{name}.log").exists()]
+    return "\n".join([res.stderr, *logs])
+
+
 def test_demo_prints_grasps_and_writes_the_overlay(tmp_path, tiny_checkpoints):
     res = run_demo(tmp_path, "--gripper", "suction", "--model", str(tiny_checkpoints["suction"]),
                    "--image-scale", "0.5", "--device", "cpu", "--timeout", "120")
-    assert res.returncode == 0, res.stderr + (tmp_path / "demo" / "heatmap_node.log").read_text()
+    assert res.returncode == 0, with_logs(tmp_path, res)
     lines = res.stdout.splitlines()
     rows = [line for line in lines if line.split() and line.split()[0].isdigit()]
     assert len(rows) == 5 and all(" suction " in r for r in rows)
@@ -40,7 +47,7 @@ def test_demo_default_model(tmp_path):
     res = run_demo(tmp_path, "--gripper", "suction", "--image-scale", "0.5", "--device", "cpu",
                    "--timeout", "120")
     if "dexnet3_suction_small" in list_pretrained():
-        assert res.returncode == 0, res.stderr
+        assert res.returncode == 0, with_logs(tmp_path, res)
         assert "overlay: " in res.stdout
     else:
         assert res.returncode == 1
