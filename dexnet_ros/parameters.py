@@ -142,6 +142,8 @@ PLANNER_PARAMS = (
               "the cup, m", 0.0, 1.0),
     ParamSpec("cup_stretch_m", 0.008, "suction: lip-rim points may lie this far behind the lip plane and "
               "still seal, m", 0.0001, 1.0),
+    ParamSpec("cup_seal_tolerance_m", 0.002, "suction: the surface under the lip rim must be this flat to "
+              "seal (RMS from its plane at most half of it, beyond sensor noise); 0 = off, m", 0.0, 0.1),
     ParamSpec("backend", "torch", "runs the network: torch, or onnxruntime (the exported ONNX graph; CPU "
               "execution provider, CUDA with onnxruntime-gpu on device cuda)", choices=BACKENDS),
 )

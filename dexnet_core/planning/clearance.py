@@ -18,6 +18,7 @@ import math
 import numpy as np
 
 from dexnet_core.camera import CameraIntrinsics
+from dexnet_core.synth.suction import ring_is_flat
 
 
 def finger_footprint(opening_m: float, finger_size_m: tuple[float, float], step_m: float) -> np.ndarray:
@@ -118,6 +119,17 @@ def cup_pixels(intrinsics: CameraIntrinsics, shape: tuple[int, int], u: np.ndarr
 def lip_ring(footprint: np.ndarray, radius_m: float) -> np.ndarray:
     """(m,) bool: the samples of a ``cup_footprint`` on the lip's rim."""
     return (footprint[:, 2] == 0) & np.isclose(np.hypot(footprint[:, 0], footprint[:, 1]), radius_m)
+
+
+def rim_is_flat(depth_m: np.ndarray, intrinsics: CameraIntrinsics, rows: np.ndarray, cols: np.ndarray,
+                tolerance_m: float, noise_m: np.ndarray) -> np.ndarray:
+    """(n,) bool: the surface measured at the lip-rim pixels (rows, cols), each (n, m), lies flat enough for
+    the lip to seal on it, by the seal model of the labels (``ring_is_flat``: RMS distance from the
+    best-fit plane at most half ``tolerance_m``), with ``noise_m`` (n,) of sensor noise (its RMS) allowed for.
+    """
+    uv = np.stack([cols.ravel(), rows.ravel()], axis=1)
+    pts = intrinsics.deproject(uv, depth_m[rows, cols].ravel()).reshape(*rows.shape, 3)
+    return ring_is_flat(pts, np.hypot(tolerance_m, 2.0 * np.asarray(noise_m)))
 
 
 def sample_step_m(intrinsics: CameraIntrinsics, nearest_m: float, spacing_px: float) -> float:

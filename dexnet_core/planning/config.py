@@ -75,6 +75,9 @@ class PlannerConfig:
     # cup (lip at the contact): what the lip can conform to
     cup_stretch_m: float = 0.008  # suction: lip-rim points may lie this far behind the lip plane and still
     # seal (how far the cup stretches; max_stretch of the synth labels' SuctionCup)
+    cup_seal_tolerance_m: float = 0.002  # suction: the surface under the lip rim must be this flat to seal
+    # (RMS distance from its best-fit plane at most half of it, beyond the sensor noise; seal_tolerance of
+    # the synth labels' SuctionCup); 0: off
     backend: str = "torch"  # runs the FC network: torch, or onnxruntime (the exported ONNX graph, see
     # dexnet_core/models/export.py; CPU execution provider, CUDA with onnxruntime-gpu on a cuda device)
 
@@ -111,7 +114,7 @@ class PlannerConfig:
         if not 0.0 <= self.min_height_m < self.max_height_m:
             raise ValueError("planner workspace needs 0 <= min_height_m < max_height_m, "
                              f"got {self.min_height_m}, {self.max_height_m}")
-        for name in ("plane_margin_m", "edge_margin_m"):
+        for name in ("plane_margin_m", "edge_margin_m", "cup_seal_tolerance_m"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"planner.{name} must be >= 0, got {getattr(self, name)}")
         box = self.workspace_box

@@ -21,7 +21,9 @@ by the bin nearest to it (a low object on the table); a cell blocked above its o
 wall, the object too wide for the jaws) is dropped. A suction cell is dropped when the observed surface
 lies in front of the cup (a cylinder along the approach, lip at the contact) by more than a margin, or
 when part of the lip's rim would have to stretch farther than ``cup_stretch_m`` to reach the surface (an
-edge, a hole, strong curvature: no seal) or, given a mask, off the mask (not on the object).
+edge, a hole, strong curvature: no seal), when the surface under the rim is not flat enough to seal
+(``cup_seal_tolerance_m``: a fold or a step the lip straddles) or, given a mask, off the mask (not on the
+object).
 Dropped cells score -1 (never selected, 0 in the heatmap), so the next-best grasp is chosen. The suction
 check runs at selection, best cell first, until ``top_k`` grasps survive: the heatmap zeroes only the
 cells it examined.
@@ -57,6 +59,7 @@ from dexnet_core.planning.clearance import (
     footprint_min_depth,
     lip_ring,
     rect_footprint,
+    rim_is_flat,
     sample_step_m,
 )
 from dexnet_core.planning.config import PlannerConfig
@@ -81,7 +84,7 @@ from dexnet_core.planning.jaw_centring import slice_midpoint
 from dexnet_core.planning.nms import top_k_nms
 from dexnet_core.planning.preprocess import candidate_mask, inpaint_depth, valid_depth
 from dexnet_core.planning.rescale import SceneScale, metric_scale, rescale_depth
-from dexnet_core.planning.workspace import Workspace, estimate_workspace, parse_modes
+from dexnet_core.planning.workspace import NOISE_SIGMA_PER_M2, Workspace, estimate_workspace, parse_modes
 
 if TYPE_CHECKING:
     from dexnet_core.models.checkpoint import GraspQualityModel
@@ -353,6 +356,9 @@ class GraspPlanner:
             & (gaps[:, rim].max(axis=1) <= cfg.cup_stretch_m)
         if mask is not None:
             ok &= mask[rows_px[:, rim], cols_px[:, rim]].all(axis=1)
+        if cfg.cup_seal_tolerance_m > 0:
+            ok &= rim_is_flat(filled, intrinsics, rows_px[:, rim], cols_px[:, rim], cfg.cup_seal_tolerance_m,
+                              NOISE_SIGMA_PER_M2 * surface**2)
         return ok
 
     def _adverse_scores(self, grids: list[AngleGrid], key: np.ndarray, adverse: AdverseFill) -> np.ndarray:

@@ -44,7 +44,8 @@ REGION_STEP_PX = 4  # support region and margins are computed on every 4th pixel
 RANSAC_HYPOTHESES = 192  # three-point planes tried
 SCORE_SAMPLES = 1200  # sampled pixels the hypotheses are ranked on (the winner is refitted on all)
 PLANE_TOLERANCE_M = 0.004  # inlier distance at the camera; grows with the sensor noise (below)
-NOISE_TOLERANCE_PER_M2 = 4.2e-3  # + 3 sigma of structured-light noise, sigma = 1.4e-3 z^2 (z in m)
+NOISE_SIGMA_PER_M2 = 1.4e-3  # structured-light depth noise: sigma = 1.4e-3 z^2 (z in m)
+NOISE_TOLERANCE_PER_M2 = 3 * NOISE_SIGMA_PER_M2  # + 3 sigma of that noise
 CENTRE_WEIGHT = 4.0  # hypotheses are ranked by inliers, those in the image's central quarter counting 4 times
 MAX_PLANE_TILT_DEG = 60.0  # a support surface faces the camera within this angle (walls along the view fail)
 MIN_PLANE_SHARE = 0.15  # of the sampled valid pixels, on the plane

@@ -15,6 +15,7 @@ from dexnet_core.planning.clearance import (
     finger_footprint,
     footprint_min_depth,
     lip_ring,
+    rim_is_flat,
     sample_step_m,
 )
 from dexnet_core.planning.config import PlannerConfig
@@ -89,6 +90,50 @@ def test_cup_gaps_are_zero_on_a_tilted_plane_negative_before_a_post_positive_off
     edge[:, 82:] += 0.02  # the surface drops 2 cm, 2 px (7 mm) beside the contact: the lip rim hangs over
     gaps = cup_gaps(edge, camera, u, v, depth[60, 80:81], -n[None], cup)
     assert gaps[0, rim].max() > 0.015 and gaps.min() > -1e-3
+
+
+def _roof(camera, slope_deg: float = 30.0) -> np.ndarray:
+    """(120, 160) table at 0.7 m with a roof 6 cm high at its crest (u = 80, v 30-90), faces sloping
+    ``slope_deg`` down to either side (3.1 mm per pixel at the crest's 0.62 m)."""
+    depth = np.full((120, 160), 0.7, np.float32)
+    u = np.arange(160, dtype=np.float64)
+    roof = 0.62 + np.abs(u - 80) * 0.62 / camera.fx * math.tan(math.radians(slope_deg))
+    depth[30:90] = np.minimum(depth[30:90], roof.astype(np.float32))
+    return depth
+
+
+def test_rim_is_flat_on_a_tilted_plane_not_across_a_crease_and_allows_for_noise(camera):
+    cup = cup_footprint(0.01, 0.1, 0.002)
+    rim = lip_ring(cup, 0.01)
+
+    def flat(depth, u, normal, noise=0.0):
+        rows, cols, _ = cup_pixels(camera, depth.shape, np.array([u]), np.array([60.0]), depth[60, u:u + 1],
+                                   -np.asarray(normal, dtype=np.float64)[None], cup)
+        return bool(rim_is_flat(depth, camera, rows[:, rim], cols[:, rim], 0.002, np.array([noise]))[0])
+
+    roof = _roof(camera)
+    face = np.array([math.sin(math.radians(30.0)), 0.0, -math.cos(math.radians(30.0))])
+    # 8 px (2.5 cm) down a 30-degree face the lip, tilted with it, rests on one plane
+    assert flat(roof, 88, face)
+    # on the crest it straddles the fold: its rim lies 5.8 mm behind the lip at either side, within what
+    # the cup stretches (cup_stretch_m, 8 mm) but not flat enough to seal
+    assert not flat(roof, 80, [0.0, 0.0, -1.0])
+    assert flat(_roof(camera, slope_deg=5.0), 80, [0.0, 0.0, -1.0])  # a gentle fold the lip conforms to
+    rng = np.random.default_rng(0)
+    noisy = (np.full((120, 160), 0.7) + rng.normal(0.0, 0.0015, (120, 160))).astype(np.float32)
+    assert not flat(noisy, 80, [0.0, 0.0, -1.0]) and flat(noisy, 80, [0.0, 0.0, -1.0], noise=0.0015)
+
+
+def test_suction_contacts_whose_lip_straddles_a_fold_are_skipped(tiny_gqm, camera):
+    depth = _roof(camera)
+    every = dict(top_k=10_000, nms_radius_px=0.0, roi=(62, 40, 37, 40))  # contacts on the roof only
+    gqm = tiny_gqm("suction")
+    on = np.array([g.center_px[0] for g in GraspPlanner(gqm, config(**every)).plan(depth, camera).grasps])
+    off = np.array([g.center_px[0] for g in GraspPlanner(gqm, config(**every, cup_seal_tolerance_m=0.0))
+                    .plan(depth, camera).grasps])
+    # the 1 cm lip at 0.62 m has a 3.2 px radius: on the crest it lies across the fold
+    assert (np.abs(off - 80) < 1.5).any() and not (np.abs(on - 80) < 1.5).any()
+    assert (np.abs(on - 80) > 6).sum() == (np.abs(off - 80) > 6).sum() > 0  # down the faces: kept
 
 
 def test_min_depth_sees_a_close_pixel_under_the_rotated_finger(camera):
@@ -253,6 +298,8 @@ def test_clearance_options_are_validated():
         config(cup_radius_m=0.0)
     with pytest.raises(ValueError, match="cup_stretch_m"):
         config(cup_stretch_m=0.0)
+    with pytest.raises(ValueError, match="cup_seal_tolerance_m"):
+        config(cup_seal_tolerance_m=-0.001)
     with pytest.raises(ValueError, match="jaw_clearance_margin_m"):
         config(jaw_clearance_margin_m=-0.001)
     assert PlannerConfig.from_dict({"finger_size_m": [0.01, 0.02]}).finger_size_m == (0.01, 0.02)

@@ -209,8 +209,9 @@ def test_without_a_mask_the_suction_lip_stays_on_what_stands_on_the_plane(tiny_g
     depth, n, _ = plane_depth(camera, 0.0, 0.7)
     raise_by(depth, camera, n, (slice(45, 75), slice(65, 95)), 0.01)  # a 1 cm slab, 30 px across
     gqm = tiny_gqm("suction")
-    cfg = dict(top_k=60, nms_radius_px=0.0, centre_preference=0.0, edge_margin_m=0.0, cup_stretch_m=0.02)
-    reach = 0.01 * camera.fx / 0.69  # the lip's radius in pixels; the soft cup seals over the 1 cm drop
+    cfg = dict(top_k=60, nms_radius_px=0.0, centre_preference=0.0, edge_margin_m=0.0, cup_stretch_m=0.02,
+               cup_seal_tolerance_m=0.0)
+    reach = 0.01 * camera.fx / 0.69  # the lip's radius in pixels; a cup this soft seals over the 1 cm drop
 
     def margins(result):
         return [min(g.center_px[0] - 65, 94 - g.center_px[0], g.center_px[1] - 45, 74 - g.center_px[1])
