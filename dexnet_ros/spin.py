@@ -2,6 +2,12 @@
 and every thread's Python stack on stderr on SIGUSR1 (to see where a node that does not stop is stuck)
 and on a crash (SIGSEGV and the like, in a native library).
 
+A stop runs in order: the executor stops and waits for callbacks still running, the node is destroyed,
+then rclpy shuts down. rclpy's own signal handlers would shut the context down first, the moment the
+signal lands, under running callbacks and before the node's publishers are destroyed; destroying them
+after that crashed the process now and then (SIGSEGV in the publisher's destruction, under CPU load). So
+the signals here only ask the spin loop to stop.
+
 The teardown after a stop (destroying the node, shutting rclpy down) runs under a deadline: Fast DDS can
 deadlock, rarely, while it deletes its participant, and a node stuck there would never exit. Past
 TEARDOWN_TIMEOUT_S, faulthandler's watchdog thread (which needs no GIL, so it fires even while a call into
@@ -12,16 +18,19 @@ from __future__ import annotations
 
 import faulthandler
 import signal
+import threading
 from collections.abc import Callable
 
 import rclpy
 from rclpy.executors import Executor, ExternalShutdownException
 from rclpy.node import Node
+from rclpy.signals import SignalHandlerOptions
 
 from dexnet_core.errors import DexnetError
 
 STARTUP_ERRORS = (DexnetError, ValueError, ImportError, rclpy.exceptions.ParameterException)
 TEARDOWN_TIMEOUT_S = 30.0  # destroying the node (a plan in progress finishes first) and shutting rclpy down
+STOP_POLL_S = 0.1  # the spin loop looks for a stop request this often
 
 
 def one_line(exc: BaseException) -> str:
@@ -33,12 +42,12 @@ def run_node(make_node: Callable[[], Node], name: str, make_executor: Callable[[
              args: list[str] | None = None) -> int:
     """Build the node and its executor (after rclpy.init) and spin; 0 on SIGINT/SIGTERM, 1 if the node
     cannot start."""
-    # before rclpy.init: rclpy's own SIGTERM handler shuts the context down, then chains to this one
-    # (instead of the default action, which would kill the process with status -15)
-    signal.signal(signal.SIGTERM, lambda *_: rclpy.try_shutdown())
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
     faulthandler.register(signal.SIGUSR1, all_threads=True)
     faulthandler.enable(all_threads=True)  # a crash in a native library leaves every thread's stack on stderr
-    rclpy.init(args=args)
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     try:
         node = make_node()
     except STARTUP_ERRORS as exc:
@@ -48,14 +57,10 @@ def run_node(make_node: Callable[[], Node], name: str, make_executor: Callable[[
     executor = make_executor()
     executor.add_node(node)
     try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
+        while not stop.is_set() and rclpy.ok():
+            executor.spin_once(timeout_sec=STOP_POLL_S)
+    except ExternalShutdownException:
         pass
-    except Exception:
-        # SIGINT/SIGTERM during a callback shuts the context down under it; its next publish then fails
-        # on a destroyed handle: that is the requested exit, not an error
-        if rclpy.ok():
-            raise
     finally:
         # wait for callbacks still running in executor threads: destroying the node under one of them
         # can crash the process
