@@ -218,7 +218,9 @@ class GraspPlanner:
         if suction and cfg.clearance_check:
             cup = cup_footprint(cfg.cup_radius_m, cfg.cup_length_m, step)
             on = workspace.standing if mask is None else np.asarray(mask, dtype=bool)
-            seal = (filled, intrinsics, cup, on)
+            # sigma / z^2 of the depth noise: the structured-light figure, or more where the plane shows more
+            noise = max(NOISE_SIGMA_PER_M2, workspace.plane.noise_per_m2 if workspace.plane else 0.0)
+            seal = (filled, intrinsics, cup, on, noise)
         adverse = AdverseFill(self.gqm, self.symmetries, depth, valid, scale, self.stride)
         picks = self._select(grids, cand, k, adverse, seal, workspace.interior)
         clock.lap("select")
@@ -295,8 +297,8 @@ class GraspPlanner:
         ranked by quality less the centre_preference for cells off the image centre and the
         edge_preference for cells off the workspace ``interior`` (near object edges).
 
-        Cells still to be checked (suction with ``seal`` = (filled, intrinsics, cup, mask): the cup check;
-        crops holding filled-in depth: the adverse-fill score) are checked lazily, best first: the cup
+        Cells still to be checked (suction with ``seal`` = (filled, intrinsics, cup, mask, noise): the cup
+        check; crops holding filled-in depth: the adverse-fill score) are checked lazily, best first: the cup
         check in blocks of SEAL_CHECK_BLOCK cells, the adverse fill (a network pass per crop) in blocks of
         FILL_CHECK_BLOCK. A check only lowers a score (or rejects the cell), so once every pick of the
         current scores is checked they are the picks of checking every cell. Checked scores are written
@@ -344,9 +346,10 @@ class GraspPlanner:
 
     def _seals(self, u: np.ndarray, v: np.ndarray, seal: tuple) -> np.ndarray:
         """(n,) bool: the cup can reach and seal on the contacts at input pixels (u, v) (given the mask of
-        ``seal``, the object mask or what stands on the support plane: its whole lip rim on it)."""
+        ``seal``, the object mask or what stands on the support plane: its whole lip rim on it; the surface
+        under the rim flat within cup_seal_tolerance_m beyond the depth noise of ``seal``, sigma / z^2)."""
         cfg = self.config
-        filled, intrinsics, cup, mask = seal
+        filled, intrinsics, cup, mask, noise_per_m2 = seal
         rim = lip_ring(cup, cfg.cup_radius_m)
         surface = _lookup(filled, u, v)
         normals = surface_normals(filled, intrinsics, u, v, cfg.normal_window_px)
@@ -358,7 +361,7 @@ class GraspPlanner:
             ok &= mask[rows_px[:, rim], cols_px[:, rim]].all(axis=1)
         if cfg.cup_seal_tolerance_m > 0:
             ok &= rim_is_flat(filled, intrinsics, rows_px[:, rim], cols_px[:, rim], cfg.cup_seal_tolerance_m,
-                              NOISE_SIGMA_PER_M2 * surface**2)
+                              noise_per_m2 * surface**2)
         return ok
 
     def _adverse_scores(self, grids: list[AngleGrid], key: np.ndarray, adverse: AdverseFill) -> np.ndarray:

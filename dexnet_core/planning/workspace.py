@@ -46,6 +46,7 @@ SCORE_SAMPLES = 1200  # sampled pixels the hypotheses are ranked on (the winner 
 PLANE_TOLERANCE_M = 0.004  # inlier distance at the camera; grows with the sensor noise (below)
 NOISE_SIGMA_PER_M2 = 1.4e-3  # structured-light depth noise: sigma = 1.4e-3 z^2 (z in m)
 NOISE_TOLERANCE_PER_M2 = 3 * NOISE_SIGMA_PER_M2  # + 3 sigma of that noise
+MAD_TO_SIGMA = 1.4826  # a Gaussian's sigma over its median absolute deviation
 CENTRE_WEIGHT = 4.0  # hypotheses are ranked by inliers, those in the image's central quarter counting 4 times
 MAX_PLANE_TILT_DEG = 60.0  # a support surface faces the camera within this angle (walls along the view fail)
 MIN_PLANE_SHARE = 0.15  # of the sampled valid pixels, on the plane
@@ -69,6 +70,7 @@ class SupportPlane:
     polygons_px: tuple[np.ndarray, ...]  # convex regions it supports, (n, 2) float input pixels (u, v)
     margin_px: float  # grasp centres lie at least this far inside one of them
     inlier_share: float  # share of the sampled valid pixels on the plane
+    noise_per_m2: float = 0.0  # depth noise measured on the plane: sigma / z^2 (robust, over its inliers)
 
     def heights(self, depth_m: np.ndarray, intrinsics: CameraIntrinsics) -> np.ndarray:
         """(H, W) float32 m: height above the plane of every pixel's surface point (NaN where depth is)."""
@@ -203,7 +205,16 @@ def fit_support_plane(depth_m: np.ndarray, valid: np.ndarray, intrinsics: Camera
         polygons = polygons[:1]  # a bin floor: the table beside the bin lies within the band, not in reach
     if not polygons:
         return None, "no support plane: its inlier pixels form no patch large enough"
-    return SupportPlane(plane.normal, plane.offset, polygons, margin_px, share), None
+    return SupportPlane(plane.normal, plane.offset, polygons, margin_px, share,
+                        _noise_per_m2(pts, np.asarray(plane.normal), plane.offset, tol)), None
+
+
+def _noise_per_m2(pts: np.ndarray, normal: np.ndarray, offset: float, tol: np.ndarray) -> float:
+    """sigma / z^2 of the depth noise on the plane (normal, offset): the median absolute distance of its
+    inliers among ``pts`` (n, 3), over z^2, scaled to a Gaussian's sigma."""
+    dist = np.abs(_dot(pts, normal) + offset)
+    on = dist <= tol
+    return float(MAD_TO_SIGMA * np.median(dist[on] / pts[on, 2] ** 2)) if on.any() else 0.0
 
 
 def _refit(pts: np.ndarray, inliers: np.ndarray, tol: np.ndarray) -> tuple[np.ndarray, float]:

@@ -60,6 +60,17 @@ def test_tilted_table_plane_height_band_and_holes():
     assert np.nanmedian(heights[205:275, 285:355]) == pytest.approx(0.05, abs=0.002)
 
 
+@pytest.mark.parametrize("noise_per_m2", [0.0, 1.4e-3, 5e-3])
+def test_the_plane_measures_the_depth_noise_on_it(noise_per_m2):
+    k = PRIMESENSE
+    depth, n, _ = plane_depth(k, 0.0, 0.8)
+    raise_by(depth, k, n, (slice(200, 280), slice(280, 360)), 0.05)  # a box on it: not plane noise
+    noise = np.random.default_rng(1).normal(0.0, 1.0, depth.shape) * noise_per_m2 * depth**2
+    depth += noise.astype(np.float32)
+    plane = estimate_workspace(depth, valid_depth(depth), k, ("plane",)).plane
+    assert plane.noise_per_m2 == pytest.approx(noise_per_m2, rel=0.15, abs=1e-4)
+
+
 def test_bin_floor_is_chosen_and_walls_and_rims_are_excluded():
     k = PRIMESENSE
     depth, n, _ = plane_depth(k, 15.0, 0.9)  # the table
