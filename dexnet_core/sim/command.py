@@ -59,6 +59,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--camera-tilt", type=float, default=0.0, metavar="MAX_DEG",
                         help="camera tilt from vertical per episode, uniform in [0, MAX_DEG] with a random "
                              "azimuth, at most 30 (default 0: overhead)")
+    parser.add_argument("--placement-error-m", type=float, default=0.0, metavar="SIGMA",
+                        help="the gripper lands off the planned grasp by a normal draw of this std (m) per "
+                             "horizontal axis, per attempt (hand-eye calibration, robot repeatability; at "
+                             "most 0.05; default 0: exactly on it)")
     parser.add_argument("--device", default="cpu", help="planner device: cpu, cuda, auto (default cpu)")
     parser.add_argument("--jaw-symmetries", type=int, default=1,
                         help="parallel-jaw planner: average the quality over 1, 2 or 4 symmetries of the "
@@ -86,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
 
     from dexnet_core.planning.config import PlannerConfig
     from dexnet_core.planning.overlay import save_png
-    from dexnet_core.sim.episode import EpisodeConfig, run_episode
+    from dexnet_core.sim.episode import MAX_PLACEMENT_ERROR_M, EpisodeConfig, run_episode
     from dexnet_core.sim.grippers import ParallelJawConfig
     from dexnet_core.sim.policies import make_policy
     from dexnet_core.sim.report import episode_image, object_classes, report_markdown, summarize
@@ -106,10 +110,13 @@ def run(args: argparse.Namespace) -> int:
     check_tilt(args.camera_tilt)
     if not 0 <= args.fixtures <= 6:
         raise ValueError(f"--fixtures must be in [0, 6], got {args.fixtures}")
+    if not 0 <= args.placement_error_m <= MAX_PLACEMENT_ERROR_M:
+        raise ValueError(f"--placement-error-m must be in [0, {MAX_PLACEMENT_ERROR_M}] m, "
+                         f"got {args.placement_error_m}")
     torch.set_num_threads(args.threads)
     config = EpisodeConfig(num_objects=args.objects, max_consecutive_failures=args.max_failures,
                            sensor=args.sensor, camera_tilt_deg=args.camera_tilt, fixtures=args.fixtures,
-                           split=args.split)
+                           placement_error_m=args.placement_error_m, split=args.split)
     model = args.model or DEFAULT_MODELS[args.gripper]
     chosen = {k: v for k, v in (("workspace", args.workspace), ("stride", args.stride)) if v is not None}
     planner_config = PlannerConfig(jaw_symmetries=args.jaw_symmetries,
@@ -119,6 +126,7 @@ def run(args: argparse.Namespace) -> int:
     setup = {"gripper": args.gripper, "objects": args.objects, "max_failures": args.max_failures,
              "meshes": args.meshes, "split": args.split, "library_size": args.library_size,
              "sensor": args.sensor, "camera_tilt": args.camera_tilt, "fixtures": args.fixtures,
+             "placement_error_m": args.placement_error_m,
              "model": model if "planner" in names else None, "jaw_symmetries": args.jaw_symmetries,
              "suction_symmetries": args.suction_symmetries, "workspace": planner_config.workspace,
              "stride": planner_config.stride,
@@ -178,6 +186,7 @@ def _load_previous(path: Path, setup: dict) -> dict:
             previous["sensor"] = "gaussian" if previous.pop("noise", True) else "ideal"
         previous.setdefault("camera_tilt", 0.0)
         previous.setdefault("fixtures", 0)
+        previous.setdefault("placement_error_m", 0.0)
         previous.setdefault("workspace", "none")
         previous.setdefault("object_mask", True)
         previous.setdefault("stride", 4)

@@ -25,6 +25,8 @@ from dexnet_core.sim.world import SimObject, SimWorld, WorldConfig, mesh_object
 
 logger = logging.getLogger(__name__)
 
+MAX_PLACEMENT_ERROR_M = 0.05
+
 
 @dataclass(frozen=True)
 class EpisodeConfig:
@@ -39,6 +41,8 @@ class EpisodeConfig:
     sensor: str = "gaussian"  # dexnet_core.synth.sensors model(s) of the frames ("ideal": none; "mix" or a
     # comma-separated list: one drawn per episode)
     fixtures: int = 0  # robot-like fixtures standing along one image border outside the tray, per episode
+    placement_error_m: float = 0.0  # std (m) per horizontal axis of where the gripper lands off the planned
+    # grasp, drawn per attempt (hand-eye calibration, robot repeatability); 0: exactly on it
     split: str = "val"  # object split of dexnet_core.synth's mesh library (held-out objects)
     world: WorldConfig = field(default_factory=WorldConfig)
     trial: TrialConfig = field(default_factory=TrialConfig)
@@ -62,6 +66,9 @@ class EpisodeConfig:
         parse_sensors(self.sensor)
         if not 0 <= self.fixtures <= 6:
             raise ValueError(f"EpisodeConfig.fixtures must be in [0, 6], got {self.fixtures}")
+        if not 0 <= self.placement_error_m <= MAX_PLACEMENT_ERROR_M:
+            raise ValueError(f"EpisodeConfig.placement_error_m must be in [0, {MAX_PLACEMENT_ERROR_M}] m, "
+                             f"got {self.placement_error_m}")
 
     def episode_fixtures(self, seed: int, camera_pose: np.ndarray) -> list:
         """Static table, tray and ``fixtures`` robot-like fixtures (drawn from ``seed``) of episode ``seed``:
@@ -96,6 +103,16 @@ class EpisodeConfig:
         rng = np.random.default_rng([seed, 3])
         tilt = np.radians(rng.uniform(0.0, self.camera_tilt_deg))
         return look_at_pose(np.zeros(3), self.camera_height_m, tilt, rng.uniform(-np.pi, np.pi), 0.0)
+
+    def executed_pose(self, pose: np.ndarray, seed: int, attempt: int) -> np.ndarray:
+        """(4, 4) world pose the gripper reaches for the planned world ``pose`` at ``attempt`` (0-based) of
+        episode ``seed``: shifted in the table plane by the placement error, drawn from the seed and the
+        attempt so that every policy meets the same errors."""
+        if self.placement_error_m == 0:
+            return pose
+        out = pose.copy()
+        out[:2, 3] += np.random.default_rng([seed, 6, attempt]).normal(0.0, self.placement_error_m, 2)
+        return out
 
     @property
     def attempt_limit(self) -> int:
@@ -251,7 +268,8 @@ def run_episode(policy, objects: list, seed: int, config: EpisodeConfig | None =
             target_body = int(seen[v, u]) if 0 <= v < seen.shape[0] and 0 <= u < seen.shape[1] else -1
             target = world.object(target_body).name if target_body >= 0 else None
             start = time.perf_counter()
-            trial = run_trial(world, gripper, grasp_pose_world(g, camera_pose), config.trial,
+            pose = config.executed_pose(grasp_pose_world(g, camera_pose), seed, len(result.attempts))
+            trial = run_trial(world, gripper, pose, config.trial,
                               remove_on_success=False)
             picked = world.object(trial.obj).name if trial.success else None
             if trial.success:

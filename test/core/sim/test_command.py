@@ -85,7 +85,9 @@ def test_sim_command_rejects_wrong_gripper_model(tmp_path, capsys, pj_checkpoint
 def test_sim_command_rejects_bad_sensor_and_tilt(tmp_path, capsys):
     for bad, msg in ((["--sensor", "kinect"], "--sensor: unknown sensor 'kinect'; valid: ideal, gaussian"),
                      (["--camera-tilt", "35"], "--camera-tilt must be in [0, 30] degrees, got 35"),
-                     (["--fixtures", "7"], "--fixtures must be in [0, 6], got 7")):
+                     (["--fixtures", "7"], "--fixtures must be in [0, 6], got 7"),
+                     (["--placement-error-m", "-0.01"],
+                      "--placement-error-m must be in [0, 0.05] m, got -0.01")):
         assert main(["sim", *bad, "--out", str(tmp_path)]) == 1
         err = capsys.readouterr().err.strip()
         assert msg in err and "\n" not in err
@@ -96,12 +98,15 @@ def test_sim_command_records_sensor_and_tilt_and_resumes_older_results(tmp_path,
     out = tmp_path / "out"
     common = ["sim", "--objects", "1", "--library-size", "3", "--max-failures", "1", "--png-episodes", "0",
               "--model", str(pj_checkpoint), "--out", str(out), "--policies", "random", "--episodes", "1"]
-    assert main(common + ["--sensor", "primesense", "--camera-tilt", "20", "--fixtures", "2"]) == 0
+    assert main(common + ["--sensor", "primesense", "--camera-tilt", "20", "--fixtures", "2",
+                          "--placement-error-m", "0.004"]) == 0
     setup = json.loads((out / "results.json").read_text())["setup"]
     assert setup["sensor"] == "primesense" and setup["camera_tilt"] == 20 and setup["fixtures"] == 2
+    assert setup["placement_error_m"] == 0.004
     assert main(common + ["--resume"]) == 1  # another sensor and tilt: refused
     data = json.loads((out / "results.json").read_text())
-    del data["setup"]["sensor"], data["setup"]["camera_tilt"], data["setup"]["fixtures"]
+    for key in ("sensor", "camera_tilt", "fixtures", "placement_error_m"):
+        del data["setup"][key]
     data["setup"]["noise"] = True  # written before the sensor models: noise on was today's 'gaussian'
     (out / "results.json").write_text(json.dumps(data))
     assert main(common + ["--resume"]) == 0

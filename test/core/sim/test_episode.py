@@ -120,6 +120,22 @@ def test_tilted_camera_and_sensor_are_drawn_per_episode_and_shared_by_policies(s
         EpisodeConfig(sensor="kinect")
 
 
+def test_placement_error_shifts_the_grasp_in_the_table_plane_the_same_for_every_policy():
+    pose = np.eye(4)
+    pose[:3, 3] = (0.05, -0.02, 0.03)
+    assert EpisodeConfig().executed_pose(pose, 3, 0) is pose
+    cfg = EpisodeConfig(placement_error_m=0.005)
+    shifts = np.array([cfg.executed_pose(pose, seed, attempt)[:3, 3] - pose[:3, 3]
+                       for seed in range(20) for attempt in range(10)])
+    assert np.array_equal(cfg.executed_pose(pose, 3, 1), cfg.executed_pose(pose.copy(), 3, 1))
+    assert not np.array_equal(cfg.executed_pose(pose, 3, 1), cfg.executed_pose(pose, 3, 2))
+    assert np.all(shifts[:, 2] == 0) and np.allclose(shifts[:, :2].std(axis=0), 0.005, rtol=0.2)
+    assert np.array_equal(cfg.executed_pose(pose, 3, 1)[:3, :3], pose[:3, :3])
+    for bad in (-0.001, 0.06):
+        with pytest.raises(ValueError, match=r"placement_error_m must be in \[0, 0.05\] m"):
+            EpisodeConfig(placement_error_m=bad)
+
+
 def test_renderer_applies_the_sensor_model(small_library):
     with SimWorld() as world:
         world.add_object(sim_object(small_library[0]), small_library[0].stable_poses[0].copy())
