@@ -90,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
 
     from dexnet_core.planning.config import PlannerConfig
     from dexnet_core.planning.overlay import save_png
-    from dexnet_core.sim.episode import MAX_PLACEMENT_ERROR_M, EpisodeConfig, run_episode
+    from dexnet_core.sim.episode import EpisodeConfig, check_placement_error, run_episode
     from dexnet_core.sim.grippers import ParallelJawConfig
     from dexnet_core.sim.policies import make_policy
     from dexnet_core.sim.report import episode_image, object_classes, report_markdown, summarize
@@ -110,9 +110,7 @@ def run(args: argparse.Namespace) -> int:
     check_tilt(args.camera_tilt)
     if not 0 <= args.fixtures <= 6:
         raise ValueError(f"--fixtures must be in [0, 6], got {args.fixtures}")
-    if not 0 <= args.placement_error_m <= MAX_PLACEMENT_ERROR_M:
-        raise ValueError(f"--placement-error-m must be in [0, {MAX_PLACEMENT_ERROR_M}] m, "
-                         f"got {args.placement_error_m}")
+    check_placement_error(args.placement_error_m, "--placement-error-m")
     torch.set_num_threads(args.threads)
     config = EpisodeConfig(num_objects=args.objects, max_consecutive_failures=args.max_failures,
                            sensor=args.sensor, camera_tilt_deg=args.camera_tilt, fixtures=args.fixtures,

@@ -28,6 +28,12 @@ logger = logging.getLogger(__name__)
 MAX_PLACEMENT_ERROR_M = 0.05
 
 
+def check_placement_error(sigma_m: float, name: str) -> None:
+    """Raise ValueError (naming ``name``) unless the placement error ``sigma_m`` is in [0, 5 cm]."""
+    if not 0 <= sigma_m <= MAX_PLACEMENT_ERROR_M:
+        raise ValueError(f"{name} must be in [0, {MAX_PLACEMENT_ERROR_M}] m, got {sigma_m}")
+
+
 @dataclass(frozen=True)
 class EpisodeConfig:
     """One bin-clearing episode."""
@@ -66,9 +72,7 @@ class EpisodeConfig:
         parse_sensors(self.sensor)
         if not 0 <= self.fixtures <= 6:
             raise ValueError(f"EpisodeConfig.fixtures must be in [0, 6], got {self.fixtures}")
-        if not 0 <= self.placement_error_m <= MAX_PLACEMENT_ERROR_M:
-            raise ValueError(f"EpisodeConfig.placement_error_m must be in [0, {MAX_PLACEMENT_ERROR_M}] m, "
-                             f"got {self.placement_error_m}")
+        check_placement_error(self.placement_error_m, "EpisodeConfig.placement_error_m")
 
     def episode_fixtures(self, seed: int, camera_pose: np.ndarray) -> list:
         """Static table, tray and ``fixtures`` robot-like fixtures (drawn from ``seed``) of episode ``seed``:
