@@ -136,6 +136,26 @@ def test_placement_error_shifts_the_grasp_in_the_table_plane_the_same_for_every_
             EpisodeConfig(placement_error_m=bad)
 
 
+def test_episode_executes_the_grasp_where_the_placement_error_puts_it(small_library, monkeypatch):
+    import dexnet_core.sim.episode as episode
+
+    reached = []
+
+    def recording_trial(world, gripper, pose, *args, **kwargs):
+        reached.append(pose)
+        return real_trial(world, gripper, pose, *args, **kwargs)
+
+    real_trial = episode.run_trial
+    monkeypatch.setattr(episode, "run_trial", recording_trial)
+    exact = EpisodeConfig(num_objects=1, max_consecutive_failures=1, max_attempts=1)
+    off = EpisodeConfig(num_objects=1, max_consecutive_failures=1, max_attempts=1, placement_error_m=0.01)
+    run_episode(RandomPolicy("suction"), small_library, seed=4, config=exact)
+    run_episode(RandomPolicy("suction"), small_library, seed=4, config=off)
+    planned, executed = reached
+    assert np.array_equal(executed, off.executed_pose(planned, 4, 0))
+    assert 0 < np.linalg.norm(executed[:2, 3] - planned[:2, 3]) and executed[2, 3] == planned[2, 3]
+
+
 def test_renderer_applies_the_sensor_model(small_library):
     with SimWorld() as world:
         world.add_object(sim_object(small_library[0]), small_library[0].stable_poses[0].copy())
