@@ -14,7 +14,8 @@ kind, how often the plane fit fell back, and the median workspace and total plan
 
     python bench/bench_workspace.py [--frames 100] [--modes none,plane] [--grippers parallel_jaw,suction]
                                     [--edge-margin-m 0.008] [--edge-preference 0.05]
-                                    [--centre-preference 0.03] [--stride 4] [--save DIR | --load DIR]
+                                    [--centre-preference 0.03] [--stride 4] [--num-angles 16]
+                                    [--jaw-symmetries 1] [--save DIR | --load DIR]
                                     [--device cuda]
 
 ``--save DIR`` renders the frames and stores them (depth as 16UC1 millimetres, the format of most depth
@@ -59,6 +60,10 @@ def main() -> None:
                         help="planner centre_preference: grasps off the image centre rank this much lower")
     parser.add_argument("--stride", type=int, default=PlannerConfig.stride,
                         help="planner stride: parallel-jaw heatmap stride in network pixels")
+    parser.add_argument("--num-angles", type=int, default=PlannerConfig.num_angles,
+                        help="planner num_angles: parallel-jaw axis angles tried")
+    parser.add_argument("--jaw-symmetries", type=int, default=PlannerConfig.jaw_symmetries,
+                        help="planner jaw_symmetries: parallel-jaw crop symmetries averaged over (1, 2, 4)")
     parser.add_argument("--save", type=Path, help="render the frames into this folder and stop")
     parser.add_argument("--load", type=Path, help="plan on the frames stored in this folder")
     parser.add_argument("--device", default="cpu")
@@ -88,7 +93,8 @@ def main() -> None:
         for mode in modes:
             cfg = PlannerConfig(workspace=mode, max_filled_fraction=args.max_filled_fraction,
                                 edge_margin_m=args.edge_margin_m, edge_preference=args.edge_preference,
-                                centre_preference=args.centre_preference, stride=args.stride)
+                                centre_preference=args.centre_preference, stride=args.stride,
+                                num_angles=args.num_angles, jaw_symmetries=args.jaw_symmetries)
             planner = GraspPlanner.from_checkpoint(SHIPPED[gripper], cfg, device=args.device)
             hits, by_distance, clutter, on_object, fallbacks = defaultdict(int), 0, 0, 0, 0
             ws_t, plan_t = [], []

@@ -72,6 +72,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stride", type=int, default=None,
                         help="parallel-jaw planner: heatmap stride in network pixels (default: the "
                         "planner's, 4; 2 scores four times the cells at about twice the planning time)")
+    parser.add_argument("--num-angles", type=int, default=None,
+                        help="parallel-jaw planner: jaw-axis angles tried (default: the planner's, 16)")
     parser.add_argument("--workspace", default=None,
                         help="planner's automatic workspace: none, plane, box, plane,box (default: the "
                         "planner's default)")
@@ -116,7 +118,8 @@ def run(args: argparse.Namespace) -> int:
                            sensor=args.sensor, camera_tilt_deg=args.camera_tilt, fixtures=args.fixtures,
                            placement_error_m=args.placement_error_m, split=args.split)
     model = args.model or DEFAULT_MODELS[args.gripper]
-    chosen = {k: v for k, v in (("workspace", args.workspace), ("stride", args.stride)) if v is not None}
+    chosen = {k: v for k, v in (("workspace", args.workspace), ("stride", args.stride),
+                                ("num_angles", args.num_angles)) if v is not None}
     planner_config = PlannerConfig(jaw_symmetries=args.jaw_symmetries,
                                    suction_symmetries=args.suction_symmetries, **chosen)
     policies = [make_policy(n, args.gripper, model=model, planner_config=planner_config, device=args.device,
@@ -127,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
              "placement_error_m": args.placement_error_m,
              "model": model if "planner" in names else None, "jaw_symmetries": args.jaw_symmetries,
              "suction_symmetries": args.suction_symmetries, "workspace": planner_config.workspace,
-             "stride": planner_config.stride,
+             "stride": planner_config.stride, "num_angles": planner_config.num_angles,
              "object_mask": not args.no_object_mask}
     args.out.mkdir(parents=True, exist_ok=True)
     done = _load_previous(args.out / "results.json", setup) if args.resume else {}
@@ -188,6 +191,7 @@ def _load_previous(path: Path, setup: dict) -> dict:
         previous.setdefault("workspace", "none")
         previous.setdefault("object_mask", True)
         previous.setdefault("stride", 4)
+        previous.setdefault("num_angles", 16)
     except (ValueError, KeyError, TypeError) as exc:
         raise DexnetError(f"cannot resume from {path}: {exc}") from exc
     differ = {k: (previous.get(k), v) for k, v in setup.items()

@@ -53,10 +53,10 @@ def test_sim_command_resume_adds_policies_and_seeds(tmp_path, monkeypatch, pj_ch
     # a different setup is refused
     changed = common[:2] + ["2"] + common[3:]
     assert main(changed + ["--episodes", "1", "--policies", "random", "--resume"]) == 1
-    # a results.json written before the symmetry and stride options resumes; other values are refused
+    # a results.json written before the symmetry, stride and angle options resumes; other values are refused
     data = json.loads((out / "results.json").read_text())
     del data["setup"]["suction_symmetries"], data["setup"]["jaw_symmetries"], data["setup"]["meshes"]
-    del data["setup"]["stride"]
+    del data["setup"]["stride"], data["setup"]["num_angles"]
     (out / "results.json").write_text(json.dumps(data))
     again = common + ["--episodes", "2", "--policies", "random", "--resume"]
     assert main(again) == 0
@@ -64,6 +64,8 @@ def test_sim_command_resume_adds_policies_and_seeds(tmp_path, monkeypatch, pj_ch
     assert main(again + ["--jaw-symmetries", "2"]) == 1
     assert main(again + ["--stride", "2"]) == 1  # a finer parallel-jaw heatmap is another setup
     assert main(again + ["--stride", "4"]) == 0  # the planner's default, as before the option
+    assert main(again + ["--num-angles", "32"]) == 1
+    assert main(again + ["--num-angles", "16"]) == 0
     assert main(again + ["--meshes", "pybullet_everyday"]) == 1
     assert main(again + ["--no-object-mask"]) == 1  # the planner without the mask is another setup
 
