@@ -40,6 +40,15 @@ from dexnet_core.planning.planner import GraspPlanner
 from dexnet_core.planning.preprocess import depth_to_metres
 
 SHIPPED = {"parallel_jaw": "dexnet2_pj_small", "suction": "dexnet3_suction_small"}
+PLANNER_OPTIONS = {  # PlannerConfig fields the command line sets
+    "max_filled_fraction": "no grasp whose crop holds more filled-in depth than this",
+    "edge_margin_m": "grasps nearer an object's edge rank lower (0: off)",
+    "edge_preference": "how much lower",
+    "centre_preference": "grasps off the image centre rank this much lower",
+    "stride": "parallel-jaw heatmap stride in network pixels",
+    "num_angles": "parallel-jaw axis angles tried",
+    "jaw_symmetries": "parallel-jaw crop symmetries averaged over (1, 2, 4)",
+}
 
 
 def main() -> None:
@@ -51,19 +60,10 @@ def main() -> None:
     parser.add_argument("--grippers", default="parallel_jaw,suction")
     parser.add_argument("--library-size", type=int, default=60, help="held-out objects to draw from")
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--max-filled-fraction", type=float, default=PlannerConfig.max_filled_fraction)
-    parser.add_argument("--edge-margin-m", type=float, default=PlannerConfig.edge_margin_m,
-                        help="planner edge_margin_m: grasps nearer an object's edge rank lower (0: off)")
-    parser.add_argument("--edge-preference", type=float, default=PlannerConfig.edge_preference,
-                        help="planner edge_preference: how much lower")
-    parser.add_argument("--centre-preference", type=float, default=PlannerConfig.centre_preference,
-                        help="planner centre_preference: grasps off the image centre rank this much lower")
-    parser.add_argument("--stride", type=int, default=PlannerConfig.stride,
-                        help="planner stride: parallel-jaw heatmap stride in network pixels")
-    parser.add_argument("--num-angles", type=int, default=PlannerConfig.num_angles,
-                        help="planner num_angles: parallel-jaw axis angles tried")
-    parser.add_argument("--jaw-symmetries", type=int, default=PlannerConfig.jaw_symmetries,
-                        help="planner jaw_symmetries: parallel-jaw crop symmetries averaged over (1, 2, 4)")
+    for name, text in PLANNER_OPTIONS.items():
+        default = getattr(PlannerConfig, name)
+        parser.add_argument(f"--{name.replace('_', '-')}", type=type(default), default=default,
+                            help=f"planner {name}: {text}")
     parser.add_argument("--save", type=Path, help="render the frames into this folder and stop")
     parser.add_argument("--load", type=Path, help="plan on the frames stored in this folder")
     parser.add_argument("--device", default="cpu")
@@ -91,10 +91,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for gripper in args.grippers.split(","):
         for mode in modes:
-            cfg = PlannerConfig(workspace=mode, max_filled_fraction=args.max_filled_fraction,
-                                edge_margin_m=args.edge_margin_m, edge_preference=args.edge_preference,
-                                centre_preference=args.centre_preference, stride=args.stride,
-                                num_angles=args.num_angles, jaw_symmetries=args.jaw_symmetries)
+            cfg = PlannerConfig(workspace=mode, **{name: getattr(args, name) for name in PLANNER_OPTIONS})
             planner = GraspPlanner.from_checkpoint(SHIPPED[gripper], cfg, device=args.device)
             hits, by_distance, clutter, on_object, fallbacks = defaultdict(int), 0, 0, 0, 0
             ws_t, plan_t = [], []
