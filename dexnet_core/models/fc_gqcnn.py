@@ -77,14 +77,20 @@ class FCGQCNN(nn.Module):
         """``fc.weight`` (fc_size, C*h*w) as a conv kernel (fc_size, C, h, w)."""
         return self.model.fc.weight.reshape(-1, *self.model.feature_shape)
 
-    def forward(self, im: torch.Tensor, z: torch.Tensor | None = None, stride: int = 1) -> torch.Tensor:
+    def forward(self, im: torch.Tensor, z: torch.Tensor | None = None, stride: int = 1,
+                cells: torch.Tensor | None = None) -> torch.Tensor:
         """``im`` (B, 1, H, W) normalised depth, ``z`` (B,) normalised gripper depth -> (B, Ho, Wo);
-        ``z`` (B, K) -> (B, K, Ho, Wo), one map per gripper depth."""
+        ``z`` (B, K) -> (B, K, Ho, Wo), one map per gripper depth. ``cells`` (Ho, Wo) bool: score only these
+        cells (the same values as the whole map); the others read 0. The trunk still runs on the whole
+        image, the fc head (most of the work at small kernels) on the chosen cells alone."""
         if im.ndim != 4 or im.shape[1] != 1 or im.shape[2] < CROP or im.shape[3] < CROP:
             raise ValueError(f"im must be (B, 1, H, W) with H, W >= {CROP}, got {tuple(im.shape)}")
         if int(stride) != stride or stride < 1:
             raise ValueError(f"stride must be a positive integer, got {stride}")
         stride = int(stride)
+        shape = heatmap_shape(im.shape[2], im.shape[3], stride)
+        if cells is not None and tuple(cells.shape) != shape:
+            raise ValueError(f"cells must be {shape} for this image and stride, got {tuple(cells.shape)}")
         per_depth = z is not None and z.ndim == 2
         b = im.shape[0]
         if z is not None and z.shape[0] != b:
@@ -92,15 +98,20 @@ class FCGQCNN(nn.Module):
         if self.mode == "crops":
             if per_depth:  # crops are exact per (image, depth): evaluate every pair
                 k = z.shape[1]
-                q = self._crop_logits(im.repeat_interleave(k, 0), z.reshape(-1), stride)
+                q = self._crop_logits(im.repeat_interleave(k, 0), z.reshape(-1), stride, cells)
                 return torch.sigmoid(q.view(b, k, *q.shape[1:]))
-            return torch.sigmoid(self._crop_logits(im, z, stride))
+            return torch.sigmoid(self._crop_logits(im, z, stride, cells))
         z_bias = self.model.z_bias(None if z is None else z.reshape(-1))
         if z_bias is not None:
             z_bias = z_bias.view(b, -1, z_bias.shape[-1])  # (B, K, fc_size)
         step = math.gcd(stride, self.model.pool_factor)
         trunk, dilation = self._trunk(im, step)
-        logits = self._head(trunk, dilation, z_bias)[:, :, :: stride // step, :: stride // step]
+        if cells is None or self.use_fft:  # the FFT head is cheapest over the whole map
+            logits = self._head(trunk, dilation, z_bias)[:, :, :: stride // step, :: stride // step]
+            if cells is not None:
+                logits = logits.masked_fill(~cells, -math.inf)
+        else:
+            logits = self._cell_logits(trunk, dilation, z_bias, cells, stride // step)
         return torch.sigmoid(logits if per_depth else logits[:, 0])
 
     def portable_forward(self, im: torch.Tensor, z: torch.Tensor | None = None, stride: int = 1
@@ -121,10 +132,21 @@ class FCGQCNN(nn.Module):
 
     # -- exact crop evaluation ('same' padding) --------------------------------------------------------
 
-    def _crop_logits(self, im: torch.Tensor, z: torch.Tensor | None, stride: int) -> torch.Tensor:
+    def _crop_logits(self, im: torch.Tensor, z: torch.Tensor | None, stride: int,
+                     cells: torch.Tensor | None = None) -> torch.Tensor:
         b = im.shape[0]
         ho, wo = heatmap_shape(im.shape[2], im.shape[3], stride)
         windows = im.unfold(2, CROP, stride).unfold(3, CROP, stride)  # (B, 1, Ho, Wo, 32, 32) view
+        if cells is not None:
+            rows, cols = torch.nonzero(cells, as_tuple=True)
+            out = im.new_full((b, ho, wo), -math.inf)
+            per_batch = max(1, CROP_BATCH // b)
+            for p0 in range(0, len(rows), per_batch):
+                r, c = rows[p0:p0 + per_batch], cols[p0:p0 + per_batch]
+                crops = windows[:, 0, r, c].reshape(-1, 1, CROP, CROP)  # (B * n, 1, 32, 32)
+                zc = None if z is None else z.reshape(b, 1).expand(b, len(r)).reshape(-1)
+                out[:, r, c] = self.model.logits(crops, zc).reshape(b, len(r))
+            return out
         out = im.new_empty(b, ho, wo)
         rows = max(1, CROP_BATCH // (b * wo))  # heatmap rows per batch of crops
         for r0 in range(0, ho, rows):
@@ -198,6 +220,27 @@ class FCGQCNN(nn.Module):
             h = F.conv2d(band, kernel, bias, dilation=dilation)  # (B, fc_size, r, Wo)
             logits = self._positions_to_logits(h.flatten(2).transpose(1, 2), z_bias)  # (B, K, r * Wo)
             out[:, :, r0:r1] = logits.reshape(b, k, r1 - r0, wo)
+
+    def _cell_logits(self, trunk: torch.Tensor, dilation: int, z_bias: torch.Tensor | None,
+                     cells: torch.Tensor, spacing: int) -> torch.Tensor:
+        """Logits (B, K, Ho, Wo) of the ``cells`` (Ho, Wo) alone (-inf elsewhere): the fc input of each is
+        gathered from the trunk map (cell (i, j) sits at trunk position (i, j) * ``spacing``)."""
+        kh, kw = self.kernel_hw
+        b, c = trunk.shape[:2]
+        k = 1 if z_bias is None else z_bias.shape[1]
+        out = trunk.new_full((b, k, *cells.shape), -math.inf)
+        rows, cols = torch.nonzero(cells, as_tuple=True)
+        ty = dilation * torch.arange(kh, device=trunk.device)[:, None]
+        tx = dilation * torch.arange(kw, device=trunk.device)[None, :]
+        weight, bias = self.model.fc.weight, self.model.fc.bias
+        per_chunk = max(1, POSITIONS_PER_CHUNK // (b * k))
+        for p0 in range(0, len(rows), per_chunk):
+            r, q = rows[p0:p0 + per_chunk], cols[p0:p0 + per_chunk]
+            # (B, C, n, kh, kw): the fc taps of each cell
+            taps = trunk[:, :, r[:, None, None] * spacing + ty, q[:, None, None] * spacing + tx]
+            h = F.linear(taps.transpose(1, 2).reshape(b, len(r), c * kh * kw), weight, bias)  # (B, n, fc)
+            out[:, :, r, q] = self._positions_to_logits(h, z_bias)
+        return out
 
     def _fft_operators(self, device: torch.device) -> tuple[torch.Tensor, ...]:
         """Cached transforms for ``_fft_conv_logits`` (rebuilt when the fc weight changes).

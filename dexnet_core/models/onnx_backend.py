@@ -53,11 +53,12 @@ class OnnxHeatmap:
         options.intra_op_num_threads = torch.get_num_threads()  # as many threads as torch would use
         self.session = ort.InferenceSession(model_bytes, options, providers=execution_providers(device))
 
-    def __call__(self, depth_m: torch.Tensor, depths_m: Any = None, stride: int = 1, exact: bool = False
-                 ) -> torch.Tensor:
+    def __call__(self, depth_m: torch.Tensor, depths_m: Any = None, stride: int = 1, exact: bool = False,
+                 cells: torch.Tensor | None = None) -> torch.Tensor:
         """``depth_m`` (B, 1, H, W) metres, ``depths_m`` (B,) or (B, K) metres (iff the model uses depth)
         -> (B, Ho, Wo) or (B, K, Ho, Wo) on ``depth_m``'s device. ``stride`` must be the exported one;
-        ``exact`` is accepted for the call's sake (the graph's semantics were fixed at export)."""
+        ``exact`` is accepted for the call's sake (the graph's semantics were fixed at export). ``cells``
+        (Ho, Wo) bool: the others read 0, as in GraspQualityModel.heatmap (the graph scores them all)."""
         if stride != self.stride:
             raise ValueError(f"this ONNX heatmap graph was exported at stride {self.stride}, got {stride}")
         im = torch.as_tensor(depth_m, dtype=torch.float32)
@@ -70,6 +71,8 @@ class OnnxHeatmap:
         out = self.session.run(["quality"], feeds)[0]
         if depths_m is not None and np.ndim(depths_m) == 1:
             out = out[:, 0]
+        if cells is not None:
+            out = np.where(torch.as_tensor(cells).cpu().numpy(), out, 0.0).astype(np.float32)
         return torch.from_numpy(out).to(im.device)
 
 

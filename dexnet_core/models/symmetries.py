@@ -39,21 +39,27 @@ def symmetry_group(gripper: str, count: int) -> tuple[Symmetry, ...]:
     return groups[count]
 
 
-def symmetry_mean(score: Callable[[torch.Tensor], torch.Tensor], im: torch.Tensor,
-                  group: tuple[Symmetry, ...]) -> torch.Tensor:
+def symmetry_mean(score: Callable[..., torch.Tensor], im: torch.Tensor, group: tuple[Symmetry, ...],
+                  cells: torch.Tensor | None = None) -> torch.Tensor:
     """Mean of ``score`` over the ``group`` transforms of ``im`` (..., H, W), each result turned back.
 
     ``score`` maps images to maps (..., Ho, Wo) whose cells transform with the image: a FC-GQ-CNN heatmap
     at a stride s with (H - 32) and (W - 32) divisible by s (every planner canvas), or a (B, 1, 1) score of
     32x32 crops. Cell (i, j) of the result is then the mean quality of the transformed crops of cell (i, j),
-    at ``len(group)`` times the cost.
+    at ``len(group)`` times the cost. With ``cells`` (Ho, Wo), ``score`` is called as ``score(x, c)`` with
+    ``c`` the cells turned like ``x`` (the cells a heatmap is to score).
     """
     if len(group) == 1 and group[0] == (0, False):  # a single pass: no copies
-        return score(im)
+        return score(im) if cells is None else score(im, cells)
     total = None
     for k, mirror in group:
         x = torch.rot90(im, k, (-2, -1))
-        q = score(x.flip(-1) if mirror else x)
+        x = x.flip(-1) if mirror else x
+        if cells is None:
+            q = score(x)
+        else:
+            c = torch.rot90(cells, k, (-2, -1))
+            q = score(x, c.flip(-1) if mirror else c)
         q = torch.rot90(q.flip(-1) if mirror else q, -k, (-2, -1))
         total = q if total is None else total + q
     return total / len(group)

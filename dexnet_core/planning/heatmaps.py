@@ -73,6 +73,36 @@ def make_canvas(angle: float, region: tuple[int, int, int, int], stride: int) ->
     return Canvas(angle, center_s, center_c, width, height)
 
 
+def fit_canvas(canvas: Canvas, points: np.ndarray, stride: int) -> Canvas:
+    """The part of ``canvas`` whose cells lie within one cell of ``points`` ((n, 2) rescaled-scene x, y),
+    on the same cell lattice, shifted by an even number of cells: its cells are cells of ``canvas`` and score
+    the same (and a pixel halfway between two cells, which render_heatmap rounds to the even one, keeps its
+    cell).
+
+    A region's axis-aligned box, turned to the jaw angle, can be far larger than the region itself (a
+    tilted workspace seen at an angle); the network then runs on its cells alone.
+    """
+    c, s = math.cos(canvas.angle), math.sin(canvas.angle)
+    d = np.asarray(points, dtype=np.float64) - np.asarray(canvas.center_s)
+    qx = c * d[:, 0] + s * d[:, 1] + canvas.center_c[0]  # canvas pixel = R(a)^T (p - c_s) + c_c
+    qy = -s * d[:, 0] + c * d[:, 1] + canvas.center_c[1]
+    rows, cols = grid_shape(canvas, stride)
+    j0, j1 = _cell_span(float(qx.min()), float(qx.max()), stride, cols)
+    i0, i1 = _cell_span(float(qy.min()), float(qy.max()), stride, rows)
+    j0, i0 = j0 - j0 % 2, i0 - i0 % 2  # whole pairs of cells: ties between cells round as on ``canvas``
+    center_c = (canvas.center_c[0] - j0 * stride, canvas.center_c[1] - i0 * stride)
+    return Canvas(canvas.angle, canvas.center_s, center_c, (j1 - j0) * stride + NETWORK_INPUT_PX,
+                  (i1 - i0) * stride + NETWORK_INPUT_PX)
+
+
+def _cell_span(q_min: float, q_max: float, stride: int, n: int) -> tuple[int, int]:
+    """First and last of ``n`` cells (centres at k * stride + 16) spanning canvas pixels [q_min, q_max],
+    with one cell to spare on each side."""
+    first = math.floor((q_min - HALF) / stride) - 1
+    last = math.ceil((q_max - HALF) / stride) + 1
+    return max(0, first), min(n - 1, last)
+
+
 @dataclass(frozen=True)
 class AngleGrid:
     """Heatmap cells of one jaw angle and where they lie in the input image."""

@@ -4,7 +4,8 @@ jaw angles and gripper depths, top-k with non-maximum suppression, 3D poses via 
 Stages (``PlanResult.timings``): workspace (the automatic workspace of workspace.py: support plane, box),
 preprocess (validity, mask/ROI/depth-range/workspace candidates, hole filling),
 rescale (metric scale from the candidates' median depth, see rescale.py), network (one FC-GQ-CNN pass per
-jaw angle on a rotated canvas, see heatmaps.py; suction: one pass at angle 0), select (top-k with NMS over
+jaw angle on a rotated canvas fitted to the candidates, see heatmaps.py; suction: one pass at angle 0; the
+head scores only the cells the selection or the heatmap can use), select (top-k with NMS over
 cells centred on candidate pixels), poses (deprojection; suction approach = -surface normal), heatmap
 (input-size image, best over angles and depths).
 
@@ -48,6 +49,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from dexnet_core.camera import CameraIntrinsics
 from dexnet_core.errors import NoValidGraspError
@@ -75,6 +77,7 @@ from dexnet_core.planning.heatmaps import (
     AngleGrid,
     cell_centers,
     cell_to_input,
+    fit_canvas,
     grid_shape,
     make_canvas,
     render_heatmap,
@@ -202,7 +205,7 @@ class GraspPlanner:
         scene = rescale_depth(filled, scale).to(self.device)
         seen = rescale_depth(valid.astype(np.float32), scale).to(self.device)
         box = _bbox(cand)
-        region = _scene_region(box, scale)
+        cover = _Coverage(_scene_region(box, scale), _outline(cand, scale), _reach(cand, scale, self.stride))
         clock.lap("rescale")
 
         bins = _depth_bins(surface_depths, cfg) if self.gqm.model.uses_depth else None
@@ -210,7 +213,7 @@ class GraspPlanner:
         # clearance footprints: samples 2 px apart (palm: 4 px) at the nearest candidate surface
         step = sample_step_m(intrinsics, float(surface_depths.min()), spacing_px=2.0)
         footprints = self._jaw_footprints(step) if cfg.clearance_check and not suction else []
-        grids = [self._angle_grid(angle, scene, seen, scale, region, filled, bins, cand, intrinsics,
+        grids = [self._angle_grid(angle, scene, seen, scale, cover, filled, bins, cand, intrinsics,
                                   footprints) for angle in self.angles]
         clock.lap("network")
 
@@ -247,28 +250,30 @@ class GraspPlanner:
         return [(fingers, 0.0), (palm, cfg.finger_length_m)]
 
     def _angle_grid(self, angle: float, scene: torch.Tensor, seen: torch.Tensor, scale: SceneScale,
-                    region: tuple[int, int, int, int], filled: np.ndarray, bins: np.ndarray | None,
+                    cover: _Coverage, filled: np.ndarray, bins: np.ndarray | None,
                     cand: np.ndarray, intrinsics: CameraIntrinsics, footprints: list[tuple[np.ndarray, float]]
                     ) -> AngleGrid:
-        """Score every cell of the canvas for ``angle``; with a depth input, the best admissible bin.
+        """Score the cells for ``angle`` that ``cover`` asks for; with a depth input, the best admissible
+        bin.
         With parallel-jaw clearance ``footprints``, cells on candidate pixels whose gripper would hit the
         scene score -1 unless a shallower depth clears (suction is checked at selection). Cells whose crop
         leaves the image or holds more than max_filled_fraction of filled-in depth (``seen``: measured-pixel
         map at the network scale) score -1 too (holes.py)."""
         cfg, stride, exact = self.config, self.stride, self.config.exact_fc
-        canvas = make_canvas(angle, region, stride)
+        canvas = fit_canvas(make_canvas(angle, cover.region, stride), cover.outline, stride)
         to_input = cell_to_input(canvas, scale, stride)
+        u, v = cell_centers(to_input, grid_shape(canvas, stride))
+        scored = torch.from_numpy(_on_candidates(u, v, cover.reach)).to(self.device)
         im = canvas.sample(scene)
         with torch.inference_mode():
             z = None if bins is None else torch.as_tensor(bins, dtype=torch.float32, device=self.device)[None]
-            qb = symmetry_mean(lambda x: self._heatmap(x, z, stride=stride, exact=exact), im,
-                               self.symmetries)[0].float().cpu().numpy()
+            qb = symmetry_mean(lambda x, c: self._heatmap(x, z, stride=stride, exact=exact, cells=c), im,
+                               self.symmetries, scored)[0].float().cpu().numpy()
         observed, inside = crop_shares(canvas, seen, stride)
         unfit = (inside < 1.0 - INSIDE_TOLERANCE) | (observed < 1.0 - cfg.max_filled_fraction)
         if self.gqm.gripper == "suction":  # the cup check runs best-first at selection (_select)
             return AngleGrid(angle, np.where(unfit, -1.0, qb).astype(np.float32), np.full_like(qb, np.nan),
                              to_input, observed, canvas)
-        u, v = cell_centers(to_input, grid_shape(canvas, stride))
         surface = _lookup(filled, u, v)
         on = _on_candidates(u, v, cand) if footprints else None  # the clearance check's cells
         limit = None  # deepest grasp-centre depth whose fingertips clear the surface under the fingers
@@ -463,6 +468,37 @@ def _scene_region(box: tuple[int, int, int, int], scale: SceneScale) -> tuple[in
     x1, y1 = scale.from_input(u1 + 0.5, v1 + 0.5)
     return (max(0, math.floor(x0)), max(0, math.floor(y0)),
             min(scale.width - 1, math.ceil(x1)), min(scale.height - 1, math.ceil(y1)))
+
+
+@dataclass(frozen=True)
+class _Coverage:
+    """Where a frame needs heatmap cells."""
+
+    region: tuple[int, int, int, int]  # the candidates' box in rescaled pixels (the canvases' cell lattice)
+    outline: np.ndarray  # (n, 2) rescaled (x, y) around every candidate pixel (the canvases' extent)
+    reach: np.ndarray  # (H, W) bool: pixels whose cell a candidate pixel may take its heatmap value from
+
+
+def _reach(cand: np.ndarray, scale: SceneScale, stride: int) -> np.ndarray:
+    """Pixels within half a cell's diagonal plus half a pixel of ``cand`` (and some more): every cell whose
+    centre a candidate pixel lies nearest to (the heatmap's cell there) has its rounded centre inside."""
+    r = math.ceil(stride / min(scale.sx, scale.sy) * math.sqrt(0.5) + 0.5)
+    blocks = F.max_pool2d(torch.from_numpy(cand).float()[None, None], r, stride=r, ceil_mode=True)
+    blocks = F.max_pool2d(blocks, 3, stride=1, padding=1)  # every block within r px of a candidate block
+    h, w = cand.shape
+    return (blocks[0, 0] > 0).repeat_interleave(r, 0).repeat_interleave(r, 1)[:h, :w].numpy()
+
+
+def _outline(cand: np.ndarray, scale: SceneScale) -> np.ndarray:
+    """(n, 2) rescaled-scene (x, y) of the corners of the first and last candidate pixel of each row of
+    ``cand``: a turned box around them holds every candidate pixel."""
+    rows = np.flatnonzero(cand.any(axis=1))
+    first = cand[rows].argmax(axis=1)
+    last = cand.shape[1] - 1 - cand[rows, ::-1].argmax(axis=1)
+    u = np.concatenate([first - 0.5, first - 0.5, last + 0.5, last + 0.5])
+    v = np.concatenate([rows - 0.5, rows + 0.5, rows - 0.5, rows + 0.5])
+    x, y = scale.from_input(u, v)
+    return np.stack([x, y], axis=1)
 
 
 def _on_candidates(u: np.ndarray, v: np.ndarray, cand: np.ndarray) -> np.ndarray:

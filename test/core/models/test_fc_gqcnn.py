@@ -5,7 +5,7 @@ from torch import nn
 
 from dexnet_core.models import get_model
 from dexnet_core.models.checkpoint import GraspQualityModel, Normalization
-from dexnet_core.models.fc_gqcnn import heatmap_cell_centers, to_fully_convolutional
+from dexnet_core.models.fc_gqcnn import heatmap_cell_centers, heatmap_shape, to_fully_convolutional
 
 CASES = [("gqcnn_small", {}), ("gqcnn_small", {"uses_depth": True, "channels": 8, "fc_size": 32}),
          ("gqcnn_dexnet2", {}), ("dexnet_base", {})]
@@ -72,6 +72,26 @@ def test_depths_per_image_equal_one_call_per_depth(models, name, kwargs, exact):
     assert (out - expected).abs().max() < 1e-5
     with pytest.raises(ValueError, match="one row per image"):
         fc(im, torch.randn(3, 2))
+
+
+@pytest.mark.parametrize("name,kwargs", CASES)
+@pytest.mark.parametrize("exact", [True, False])
+def test_chosen_cells_score_as_in_the_whole_map(models, name, kwargs, exact):
+    model = models[(name, tuple(kwargs.items()))]
+    fc = to_fully_convolutional(model, exact=exact)
+    im = torch.randn(2, 1, 45, 41)
+    z = torch.randn(2, 3) if model.uses_depth else None
+    cells = torch.rand(heatmap_shape(45, 41, 2), generator=torch.Generator().manual_seed(0)) < 0.4
+    assert cells.any() and not cells.all()
+    with torch.no_grad():
+        whole = fc(im, z, stride=2)
+        some = fc(im, z, stride=2, cells=cells)
+    assert some.shape == whole.shape
+    assert whole[..., cells].std() > 0.01
+    torch.testing.assert_close(some[..., cells], whole[..., cells], atol=1e-5, rtol=0)
+    assert (some[..., ~cells] == 0).all()
+    with pytest.raises(ValueError, match="cells must be"):
+        fc(im, z, stride=2, cells=cells[:-1])
 
 
 def test_fast_whole_image_map_equals_reference_fc(reference, models):

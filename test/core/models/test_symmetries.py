@@ -31,6 +31,20 @@ def test_symmetry_mean_is_the_mean_over_transformed_crops(gripper, count):
             assert heat[0, i, j].item() == pytest.approx(expected.item(), abs=1e-6)
 
 
+@pytest.mark.parametrize(("gripper", "count"), [("suction", 8), ("parallel_jaw", 4)])
+def test_symmetry_mean_turns_the_cells_with_the_image(gripper, count):
+    torch.manual_seed(0)
+    fc = to_fully_convolutional(get_model("gqcnn_small", channels=4, fc_size=8).eval())
+    im = torch.randn(1, 1, 32 + 2 * 5, 32 + 2 * 7)
+    cells = torch.rand(6, 8) < 0.5
+    group = symmetry_group(gripper, count)
+    with torch.no_grad():
+        whole = symmetry_mean(lambda x: fc(x, stride=2), im, group)
+        some = symmetry_mean(lambda x, c: fc(x, stride=2, cells=c), im, group, cells)
+    torch.testing.assert_close(some[:, cells], whole[:, cells], atol=1e-6, rtol=0)
+    assert (some[:, ~cells] == 0).all()
+
+
 def test_symmetry_groups_per_gripper():
     assert [len(symmetry_group("suction", n)) for n in (1, 2, 4, 8)] == [1, 2, 4, 8]
     with pytest.raises(ValueError, match=r"parallel_jaw grasp has symmetry counts \(1, 2, 4\), got 8"):

@@ -9,6 +9,7 @@ import torch
 from dexnet_core.planning.heatmaps import (
     AngleGrid,
     cell_to_input,
+    fit_canvas,
     grid_shape,
     make_canvas,
     render_heatmap,
@@ -70,6 +71,33 @@ def test_cells_cover_the_region_and_map_to_input_pixels(angle, stride):
     jj = inv[0, 0] * u + inv[0, 1] * v + inv[0, 2]
     ii = inv[1, 0] * u + inv[1, 1] * v + inv[1, 2]
     assert jj.min() >= -0.5 and jj.max() <= wo - 0.5 and ii.min() >= -0.5 and ii.max() <= ho - 0.5
+
+
+@pytest.mark.parametrize("angle", [0.0, 0.5, math.pi / 2, 2.2])
+def test_a_fitted_canvas_keeps_the_cells_around_the_points(angle):
+    stride, scale = 4, SceneScale(sx=1.0, sy=1.0, width=100, height=80)
+    full = make_canvas(angle, (0, 0, 99, 79), stride)
+    points = np.array([[20.0, 10.0], [60.0, 30.0], [35.0, 50.0]])  # a triangle in the region's corner
+    fitted = fit_canvas(full, points, stride)
+    assert fitted.width * fitted.height < 0.6 * full.width * full.height
+    # every fitted cell is a cell of the full canvas: the same lattice, shifted by whole cells
+    to_full = np.linalg.inv(np.vstack([cell_to_input(full, scale, stride), [0, 0, 1]]))
+    ho, wo = grid_shape(fitted, stride)
+    j, i = np.meshgrid(np.arange(wo), np.arange(ho))
+    u, v = cell_to_input(fitted, scale, stride) @ np.stack([j.ravel(), i.ravel(), np.ones(j.size)])
+    jf, i_f = (to_full @ np.stack([u, v, np.ones(u.size)]))[:2]
+    np.testing.assert_allclose(jf - j.ravel(), np.rint(jf[0]), atol=1e-9)
+    np.testing.assert_allclose(i_f - i.ravel(), np.rint(i_f[0]), atol=1e-9)
+    dj, di = round(jf[0]), round(i_f[0])
+    # and samples the scene as the full canvas does there
+    scene = torch.rand(80, 100)
+    whole = full.sample(scene)[0, 0]
+    part = whole[di * stride : di * stride + fitted.height, dj * stride : dj * stride + fitted.width]
+    torch.testing.assert_close(fitted.sample(scene)[0, 0], part, atol=1e-6, rtol=0)
+    # each point lies among the fitted cells
+    to_fitted = np.linalg.inv(np.vstack([cell_to_input(fitted, scale, stride), [0, 0, 1]]))
+    pj, pi = (to_fitted @ np.stack([points[:, 0], points[:, 1], np.ones(3)]))[:2]  # sx = 1: input = scene
+    assert pj.min() >= 0 and pj.max() <= wo - 1 and pi.min() >= 0 and pi.max() <= ho - 1
 
 
 def test_render_puts_each_cell_on_its_nearest_pixels():

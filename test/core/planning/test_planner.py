@@ -11,6 +11,7 @@ from dexnet_core.camera import CameraIntrinsics
 from dexnet_core.errors import NoValidGraspError
 from dexnet_core.models import get_model
 from dexnet_core.models.checkpoint import GraspQualityModel, Normalization, save_checkpoint
+from dexnet_core.planning import planner as planner_module
 from dexnet_core.planning.config import PlannerConfig
 from dexnet_core.planning.planner import GraspPlanner
 
@@ -198,6 +199,37 @@ def test_mask_roi_and_workspace_restrict_grasps(tiny_gqm, box_scene, camera):
     res = GraspPlanner(gqm, config(top_k=6, nms_radius_px=5.0, max_depth_m=0.68)).plan(depth, camera)
     for g in res.grasps:  # only the box top is inside the workspace
         assert 60 <= round(g.center_px[0]) < 100 and 40 <= round(g.center_px[1]) < 80
+
+
+@pytest.mark.parametrize("gripper, uses_depth", [("suction", False), ("parallel_jaw", True)])
+def test_the_network_scores_only_the_cells_the_candidates_need(gripper, uses_depth, tiny_gqm, box_scene,
+                                                               camera, monkeypatch):
+    depth = box_scene()
+    mask = np.zeros(depth.shape, bool)  # two patches on a diagonal: their box is mostly not candidates
+    mask[22:45, 22:50] = mask[75:98, 108:138] = True
+    cfg = config(num_angles=4, top_k=4, nms_radius_px=6.0, clearance_check=False)
+    planner = GraspPlanner(tiny_gqm(gripper, uses_depth), cfg)
+    scored = []
+
+    def counting(*args, cells, **kwargs):
+        scored.append(int(cells.sum()))
+        return planner.gqm.heatmap(*args, cells=cells, **kwargs)
+
+    planner._heatmap = counting
+    got = planner.plan(depth, camera, mask=mask)
+    fitted = sum(scored)
+    scored.clear()
+    monkeypatch.setattr(planner_module, "fit_canvas", lambda canvas, points, stride: canvas)
+    monkeypatch.setattr(planner_module, "_reach", lambda cand, scale, stride: np.ones_like(cand))
+    whole = planner.plan(depth, camera, mask=mask)
+    assert fitted < 0.6 * sum(scored)
+    assert len(got.grasps) == len(whole.grasps) == 4
+    for a, b in zip(got.grasps, whole.grasps):
+        assert a.center_px == pytest.approx(b.center_px, abs=1e-9) and a.angle == b.angle
+        assert a.q_value == pytest.approx(b.q_value, abs=1e-6) and a.depth == pytest.approx(b.depth)
+    # the same heatmap, but where a pixel lies halfway between two cells (float rounding picks either)
+    assert np.isclose(got.heatmap, whole.heatmap, atol=1e-6, rtol=0).mean() > 0.999
+    assert (got.heatmap[mask] > 0).mean() > 0.9
 
 
 def test_top_k_sorted_and_separated(tiny_gqm, box_scene, camera):
