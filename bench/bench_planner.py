@@ -6,7 +6,7 @@ which has the shipped models' layout and therefore their cost (the report says w
 Stages are wall-clock seconds; "cpu time" (all threads) shows how much a busy machine inflated them.
 ``--depth-model`` adds a parallel-jaw model with a gripper-depth input (``--depth-bins`` per pixel).
 
-    python bench/bench_planner.py [--frames 20] [--threads 1] [--num-angles 16] [--stride 4] [--depth-model]
+    python bench/bench_planner.py [--frames 20] [--threads 1] [--num-angles 32] [--stride 2] [--depth-model]
                                   [--jaw-symmetries 2] [--suction-symmetries 8] [--backend onnxruntime]
                                   [--workspace plane]
 
@@ -81,7 +81,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=20)
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads (2 only pays off on an otherwise idle 2-core machine)")
-    parser.add_argument("--num-angles", type=int, default=16)
+    parser.add_argument("--num-angles", type=int, default=PlannerConfig.num_angles)
     parser.add_argument("--stride", type=int, default=PlannerConfig.stride)
     parser.add_argument("--depth-model", action="store_true", help="also bench a gripper-depth model")
     parser.add_argument("--depth-bins", type=int, default=PlannerConfig.depth_bins)

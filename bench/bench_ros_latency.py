@@ -3,8 +3,8 @@
 Starts the installed heatmap_node (shared-memory Fast DDS, localhost discovery), publishes one
 rendered 640x480 tray frame at a time (camera_info + 32FC1 depth) and times until the GraspArray with
 that stamp arrives. The node's own plan time for the same frames (its debug log) is subtracted to give
-what conversion, publishing and the transport add. Prints p50/p90 for suction and for parallel jaw
-(16 angles).
+what conversion, publishing and the transport add. Prints p50/p90 for suction and for parallel jaw,
+with the node's settings of config/heatmap.yaml.
 
     python bench/bench_ros_latency.py [--frames 10] [--device cpu] [--pj-model X] [--suction-model Y]
 """
@@ -60,7 +60,7 @@ def ros_latency_s(model: str, gripper: str, depth: np.ndarray, frames: int, devi
     log = open(log_dir / f"heatmap_node_{gripper}.log", "w")  # noqa: SIM115 - closed below
     proc = subprocess.Popen([str(exe), "--ros-args", "--params-file", str(REPO / "config" / "heatmap.yaml"),
                              "-p", f"model:={model}", "-p", f"gripper:={gripper}", "-p", f"device:={device}",
-                             "-p", "num_angles:=16", "--log-level", "heatmap_node:=debug"],
+                             "--log-level", "heatmap_node:=debug"],
                             stdout=log, stderr=subprocess.STDOUT)
     context = rclpy.Context()
     rclpy.init(context=context, signal_handler_options=rclpy.signals.SignalHandlerOptions.NO)
@@ -144,7 +144,7 @@ def main() -> int:
     print(f"{'gripper':<24} {'ROS p50':>9} {'ROS p90':>9} {'plan p50':>9} {'overhead':>9}  (ms)")
     with tempfile.TemporaryDirectory() as tmp:
         for gripper, model, label in (("suction", args.suction_model, "suction"),
-                                      ("parallel_jaw", args.pj_model, "parallel jaw, 16 angles")):
+                                      ("parallel_jaw", args.pj_model, "parallel jaw")):
             ros, plan = ros_latency_s(model, gripper, depth, args.frames, args.device, Path(tmp))
             print(f"{label:<24} {pct(ros, 50):9.1f} {pct(ros, 90):9.1f} {pct(plan, 50):9.1f} "
                   f"{pct(ros, 50) - pct(plan, 50):9.1f}   ({len(ros)}/{args.frames} frames answered)")

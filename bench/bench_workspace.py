@@ -14,7 +14,7 @@ kind, how often the plane fit fell back, and the median workspace and total plan
 
     python bench/bench_workspace.py [--frames 100] [--modes none,plane] [--grippers parallel_jaw,suction]
                                     [--edge-margin-m 0.008] [--edge-preference 0.05]
-                                    [--centre-preference 0.03] [--stride 4] [--num-angles 16]
+                                    [--centre-preference 0.03] [--stride 2] [--num-angles 32]
                                     [--jaw-symmetries 1] [--save DIR | --load DIR]
                                     [--device cuda]
 

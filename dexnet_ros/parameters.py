@@ -79,7 +79,7 @@ NODE_PARAMS = (
     ParamSpec("log_throttle_s", 2.0, "minimum seconds between two identical warnings", 0.0, 3600.0),
 )
 PLANNER_PARAMS = (
-    ParamSpec("num_angles", 16, "parallel jaw: jaw-axis angles tried in [0, pi)", 1, 64),
+    ParamSpec("num_angles", 32, "parallel jaw: jaw-axis angles tried in [0, pi)", 1, 64),
     ParamSpec("depth_bins", 8, "gripper depths tried per pixel (models with a depth input)", 1, 64),
     ParamSpec("depth_offsets", [0.015, 0.05], "gripper depth range beyond the surface [min, max], m"),
     ParamSpec("top_k", 5, "grasps published per frame", 1, 100),
@@ -112,7 +112,7 @@ PLANNER_PARAMS = (
     ParamSpec("crop_size_px", 96, "crop a 32x32 network input covers at the training scale, px", 8, 1024),
     ParamSpec("training_depth_m", 0.7, "camera distance at which crop_size_px holds, m", 0.01, 20.0),
     ParamSpec("training_focal_px", 525.0, "focal length of the training camera, px", 1.0, 10000.0),
-    ParamSpec("stride", 4, "heatmap stride in network pixels", 1, 32),
+    ParamSpec("stride", 2, "heatmap stride in network pixels", 1, 32),
     ParamSpec("jaw_symmetries", 1, "parallel jaw: average the quality over 1, 2 or 4 symmetries of the "
               "crops (180-degree turn, mirror images; that many times the network time)", 1, 4),
     ParamSpec("suction_symmetries", 1, "suction: average the quality over 1, 2, 4 or 8 turns / mirror "

@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fully-convolutional", action="store_true",
                         help="export the heatmap graph (any image size) instead of the crop graph")
     parser.add_argument("--stride", type=int, help="heatmap stride in network pixels (default: the "
-                        "planner's, 4 for parallel jaw, 1 for suction)")
+                        "planner's, 2 for parallel jaw, 1 for suction)")
     parser.add_argument("--opset", type=int, default=DEFAULT_OPSET,
                         help=f"ONNX opset (default {DEFAULT_OPSET})")
     parser.add_argument("--gripper", choices=("parallel_jaw", "suction"),

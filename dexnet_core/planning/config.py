@@ -16,7 +16,7 @@ BACKENDS = ("torch", "onnxruntime")
 class PlannerConfig:
     """How a depth image becomes ranked grasps. Pixel sizes are in INPUT image pixels unless noted."""
 
-    num_angles: int = 16  # parallel jaw: jaw-axis angles tried, evenly spaced in [0, pi)
+    num_angles: int = 32  # parallel jaw: jaw-axis angles tried, evenly spaced in [0, pi)
     depth_bins: int = 8  # gripper depths tried per pixel for models with a depth input
     depth_offsets: tuple[float, float] = (0.015, 0.05)  # m beyond the centre's surface: gripper depths
     top_k: int = 5  # grasps returned (plan(max_grasps=...) overrides)
@@ -44,7 +44,7 @@ class PlannerConfig:
     crop_size_px: int = 96  # input-image crop a 32x32 network input covers at the training scale
     training_depth_m: float = 0.7  # camera distance at which crop_size_px holds
     training_focal_px: float = 525.0  # focal length (px) of the training camera
-    stride: int = 4  # parallel jaw: heatmap stride in network (rescaled) pixels; 1 = every rescaled pixel
+    stride: int = 2  # parallel jaw: heatmap stride in network (rescaled) pixels; 1 = every rescaled pixel
     suction_stride: int = 1  # suction: same, denser since it needs one pass instead of num_angles
     jaw_symmetries: int = 1  # parallel jaw: average the quality over 1, 2 or 4 symmetries of the crops
     # (the identity, the 180-degree turn, and also the two mirror images), at that many times the network time

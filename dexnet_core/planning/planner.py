@@ -86,7 +86,7 @@ from dexnet_core.planning.holes import FULLY_OBSERVED, INSIDE_TOLERANCE, Adverse
 from dexnet_core.planning.jaw_centring import slice_midpoint
 from dexnet_core.planning.nms import top_k_nms
 from dexnet_core.planning.preprocess import candidate_mask, inpaint_depth, valid_depth
-from dexnet_core.planning.rescale import SceneScale, metric_scale, rescale_depth
+from dexnet_core.planning.rescale import NETWORK_INPUT_PX, SceneScale, metric_scale, rescale_depth
 from dexnet_core.planning.workspace import NOISE_SIGMA_PER_M2, Workspace, estimate_workspace, parse_modes
 
 if TYPE_CHECKING:
@@ -200,8 +200,14 @@ class GraspPlanner:
         clock.lap("preprocess")
 
         surface_depths = depth[cand]
-        scale = metric_scale(float(np.median(surface_depths)), intrinsics, cfg.crop_size_px,
-                             cfg.training_depth_m, cfg.training_focal_px)
+        median = float(np.median(surface_depths))
+        scale = metric_scale(median, intrinsics, cfg.crop_size_px, cfg.training_depth_m,
+                             cfg.training_focal_px)
+        if min(scale.width, scale.height) < NETWORK_INPUT_PX:
+            raise NoValidGraspError(
+                f"the {depth.shape[1]}x{depth.shape[0]} image is smaller than one grasp crop "
+                f"({NETWORK_INPUT_PX / scale.sx:.0f}x{NETWORK_INPUT_PX / scale.sy:.0f} px at {median:.2f} m)"
+                f"{fell_back}")
         scene = rescale_depth(filled, scale).to(self.device)
         seen = rescale_depth(valid.astype(np.float32), scale).to(self.device)
         box = _bbox(cand)

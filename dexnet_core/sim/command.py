@@ -71,9 +71,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="suction planner: the same over 1, 2, 4 or 8 turns / mirror images (default 1)")
     parser.add_argument("--stride", type=int, default=None,
                         help="parallel-jaw planner: heatmap stride in network pixels (default: the "
-                        "planner's, 4; 2 scores four times the cells at about twice the planning time)")
+                        "planner's, 2; 4 scores a quarter of the cells at about half the planning time)")
     parser.add_argument("--num-angles", type=int, default=None,
-                        help="parallel-jaw planner: jaw-axis angles tried (default: the planner's, 16)")
+                        help="parallel-jaw planner: jaw-axis angles tried (default: the planner's, 32)")
     parser.add_argument("--workspace", default=None,
                         help="planner's automatic workspace: none, plane, box, plane,box (default: the "
                         "planner's default)")

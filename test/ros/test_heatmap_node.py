@@ -143,7 +143,7 @@ def test_a_1x1_frame_says_it_is_too_small(node, ros, frames):
     start = len(node.log())
     tiny = frames.camera_info(Header(), CameraIntrinsics(525.0, 525.0, 0.0, 0.0, 1, 1))
     header = send(ros, frames, frames.depth_image(np.full((1, 1), 0.7, np.float32), Header()), tiny)
-    node.wait_log("candidate pixels of the 1x1 image (too small for stride 4)", start=start)
+    node.wait_log("the 1x1 image is smaller than one grasp crop", start=start)
     heat = ros.wait_for("/grasp_heatmap", same_stamp(header))
     assert (heat.width, heat.height) == (1, 1)
 

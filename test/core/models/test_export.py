@@ -1,6 +1,8 @@
 """ONNX export (crops and fully convolutional graphs) run through onnxruntime, and the planner's
 onnxruntime backend, against torch."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -54,9 +56,9 @@ def test_planner_with_the_onnxruntime_backend_plans_what_torch_plans(pj):
     v, u = np.mgrid[0:120, 0:160]
     depth = (0.7 + 0.003 * np.sin(u / 7.0) * np.cos(v / 5.0)).astype(np.float32)
     depth[40:80, 60:100] = 0.65
-    config = PlannerConfig(num_angles=4, depth_bins=4)
+    config = PlannerConfig(num_angles=4, depth_bins=4, stride=4)
     want = GraspPlanner(pj, config).plan(depth, camera)
-    onnx_planner = GraspPlanner(pj, PlannerConfig(num_angles=4, depth_bins=4, backend="onnxruntime"))
+    onnx_planner = GraspPlanner(pj, dataclasses.replace(config, backend="onnxruntime"))
     assert onnx_planner._heatmap is onnx_heatmap(pj, 4, "cpu")  # the session of the test above, cached
     got = onnx_planner.plan(depth, camera)
     assert [g.center_px for g in got.grasps] == [g.center_px for g in want.grasps]

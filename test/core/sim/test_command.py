@@ -58,14 +58,15 @@ def test_sim_command_resume_adds_policies_and_seeds(tmp_path, monkeypatch, pj_ch
     del data["setup"]["suction_symmetries"], data["setup"]["jaw_symmetries"], data["setup"]["meshes"]
     del data["setup"]["stride"], data["setup"]["num_angles"]
     (out / "results.json").write_text(json.dumps(data))
-    again = common + ["--episodes", "2", "--policies", "random", "--resume"]
+    resume = common + ["--episodes", "2", "--policies", "random", "--resume"]
+    # such results were planned at stride 4 with 16 angles, the planner's defaults then, not now
+    assert main(resume) == 1
+    again = resume + ["--stride", "4", "--num-angles", "16"]
     assert main(again) == 0
     assert main(again + ["--suction-symmetries", "8"]) == 1
     assert main(again + ["--jaw-symmetries", "2"]) == 1
-    assert main(again + ["--stride", "2"]) == 1  # a finer parallel-jaw heatmap is another setup
-    assert main(again + ["--stride", "4"]) == 0  # the planner's default, as before the option
-    assert main(again + ["--num-angles", "32"]) == 1
-    assert main(again + ["--num-angles", "16"]) == 0
+    assert main(resume + ["--stride", "2", "--num-angles", "16"]) == 1  # a finer heatmap is another setup
+    assert main(resume + ["--stride", "4", "--num-angles", "32"]) == 1
     assert main(again + ["--meshes", "pybullet_everyday"]) == 1
     assert main(again + ["--no-object-mask"]) == 1  # the planner without the mask is another setup
 
