@@ -5,7 +5,8 @@
 Ho = (H - 32) // stride + 1; cell (i, j) is the GQ-CNN on ``im[:, :, i*s:i*s+32, j*s:j*s+32]``, centred at
 pixel (row, col) = (i*s + 16, j*s + 16). With ``z`` of shape (B, K) (K gripper depths per image) it returns
 (B, K, Ho, Wo): the gripper depth only enters after ``fc2``, so the trunk, ``fc`` and ``fc2`` run once per
-image and only the depth bias, ReLU and ``fc3`` run per depth.
+image and only the depth bias, ReLU and ``fc3`` run per depth. ``cells`` (Ho, Wo) bool scores only those
+cells (the others read 0): the head, or the crops of the exact path, run on them alone.
 
 How it is computed:
 
@@ -16,7 +17,9 @@ How it is computed:
   kernels (DexNetBase: 16x16) go through an overlap-save FFT convolution (a complex (C -> fc_size)
   matmul per frequency for a batch of tiles, the inverse DFT evaluated only at valid outputs as two small
   matmuls: ~35x fewer multiply-adds than the direct convolution), small ones through the direct
-  convolution. ``fc2`` / ``fc3`` are matmuls over all positions, done tile by tile.
+  convolution. ``fc2`` / ``fc3`` are matmuls over all positions, done tile by tile. Given ``cells``, small
+  kernels instead gather each chosen cell's fc taps from the trunk map (one matmul for ``fc``); the FFT
+  head computes the whole map and masks it.
 - Exactness: a 'valid'-padded trunk (gqcnn_small default) is translation-equivariant, so this equals the
   crop loop exactly. A 'same'-padded trunk (dexnet_base, gqcnn_dexnet2) pads each crop with zeros where the
   whole-image pass sees the neighbouring pixels; for those ``exact=True`` evaluates the crops themselves
