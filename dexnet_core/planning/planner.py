@@ -49,7 +49,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from dexnet_core.camera import CameraIntrinsics
 from dexnet_core.errors import NoValidGraspError
@@ -84,6 +83,7 @@ from dexnet_core.planning.heatmaps import (
 )
 from dexnet_core.planning.holes import FULLY_OBSERVED, INSIDE_TOLERANCE, AdverseFill, crop_shares
 from dexnet_core.planning.jaw_centring import slice_midpoint
+from dexnet_core.planning.masks import blocks, erode, row_extremes, spread
 from dexnet_core.planning.nms import top_k_nms
 from dexnet_core.planning.preprocess import candidate_mask, inpaint_depth, valid_depth
 from dexnet_core.planning.rescale import NETWORK_INPUT_PX, SceneScale, metric_scale, rescale_depth
@@ -489,18 +489,14 @@ def _reach(cand: np.ndarray, scale: SceneScale, stride: int) -> np.ndarray:
     """Pixels within half a cell's diagonal plus half a pixel of ``cand`` (and some more): every cell whose
     centre a candidate pixel lies nearest to (the heatmap's cell there) has its rounded centre inside."""
     r = math.ceil(stride / min(scale.sx, scale.sy) * math.sqrt(0.5) + 0.5)
-    blocks = F.max_pool2d(torch.from_numpy(cand).float()[None, None], r, stride=r, ceil_mode=True)
-    blocks = F.max_pool2d(blocks, 3, stride=1, padding=1)  # every block within r px of a candidate block
-    h, w = cand.shape
-    return (blocks[0, 0] > 0).repeat_interleave(r, 0).repeat_interleave(r, 1)[:h, :w].numpy()
+    near = ~erode(~blocks(cand, r), square=True)  # every block within r px of a candidate block
+    return spread(near, r, cand.shape)
 
 
 def _outline(cand: np.ndarray, scale: SceneScale) -> np.ndarray:
     """(n, 2) rescaled-scene (x, y) of the corners of the first and last candidate pixel of each row of
     ``cand``: a turned box around them holds every candidate pixel."""
-    rows = np.flatnonzero(cand.any(axis=1))
-    first = cand[rows].argmax(axis=1)
-    last = cand.shape[1] - 1 - cand[rows, ::-1].argmax(axis=1)
+    rows, first, last = row_extremes(cand)
     u = np.concatenate([first - 0.5, first - 0.5, last + 0.5, last + 0.5])
     v = np.concatenate([rows - 0.5, rows + 0.5, rows - 0.5, rows + 0.5])
     x, y = scale.from_input(u, v)

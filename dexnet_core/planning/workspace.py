@@ -31,12 +31,12 @@ the plane part, and ``Workspace.fallback`` says why.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from dexnet_core.camera import CameraIntrinsics
+from dexnet_core.planning.masks import blocks, erode, row_extremes, spread
 
 WORKSPACE_MODES = ("plane", "box")
 SAMPLE_STEP_PX = 8  # RANSAC samples every 8th pixel in u and v (4,800 points of a 640x480 frame)
@@ -345,28 +345,16 @@ def _away_from_edges(above: np.ndarray, valid: np.ndarray, depth_m: np.ndarray, 
     survived = np.zeros(above.shape, dtype=np.uint16)  # erosion steps each pixel survives, up to ``steps``
     inside = above | ~valid
     for n in range(steps):  # alternating 4- and 8-neighbour erosions: an octagon close to a disk
-        inside = _erode(inside, square=n % 2 == 1)
+        inside = erode(inside, square=n % 2 == 1)
         survived += inside
     survived[~above] = 0
     parts = _parts(above)
     on = parts >= 0
     peak = np.zeros(int(parts.max()) + 1, dtype=np.uint16)  # steps the deepest pixel of each part survives
-    np.maximum.at(peak, parts[on], _blocks(survived, np.max)[on])
+    np.maximum.at(peak, parts[on], blocks(survived, PART_BLOCK_PX, np.max)[on])
     thin = peak < steps  # parts no pixel of which survives every step keep their inner half
-    need = _spread(np.where(on, np.where(thin, (peak + 1) // 2, steps)[parts], 0), above.shape)
+    need = spread(np.where(on, np.where(thin, (peak + 1) // 2, steps)[parts], 0), PART_BLOCK_PX, above.shape)
     return above & (survived >= need)
-
-
-def _erode(mask: np.ndarray, square: bool) -> np.ndarray:
-    """One-pixel binary erosion of (H, W) bool ``mask`` by a cross or a 3x3 square; outside is on."""
-    out = mask.copy()
-    out[1:] &= mask[:-1]
-    out[:-1] &= mask[1:]
-    if square:
-        mask = out.copy()
-    out[:, 1:] &= mask[:, :-1]
-    out[:, :-1] &= mask[:, 1:]
-    return out
 
 
 def _entering(above: np.ndarray) -> np.ndarray:
@@ -374,7 +362,7 @@ def _entering(above: np.ndarray) -> np.ndarray:
     an object cut off by the border): the parts of ``above`` (see _parts) that touch the outermost blocks."""
     parts = _parts(above)
     edge = np.concatenate([parts[0], parts[-1], parts[:, 0], parts[:, -1]])
-    return _spread(np.isin(parts, edge[edge >= 0]), above.shape)
+    return spread(np.isin(parts, edge[edge >= 0]), PART_BLOCK_PX, above.shape)
 
 
 PART_BLOCK_PX = 2 * REGION_STEP_PX  # parts of a mask are connected on blocks this many pixels square
@@ -383,27 +371,10 @@ PART_BLOCK_PX = 2 * REGION_STEP_PX  # parts of a mask are connected on blocks th
 def _parts(mask: np.ndarray) -> np.ndarray:
     """(h, w) int64 labels 0, 1, ... of the 4-connected parts of (H, W) bool ``mask`` on blocks of
     PART_BLOCK_PX pixels (a block is on when one of its pixels is), -1 off them."""
-    labels = _components(_blocks(mask))
+    labels = _components(blocks(mask, PART_BLOCK_PX))
     on = labels >= 0
     labels[on] = np.unique(labels[on], return_inverse=True)[1]
     return labels
-
-
-def _blocks(image: np.ndarray, reduce: Callable = np.any) -> np.ndarray:
-    """(h, w): ``reduce`` (any: the blocks holding an on pixel) over the blocks of PART_BLOCK_PX pixels
-    square of (H, W) ``image`` (zero beyond its edge)."""
-    b = PART_BLOCK_PX
-    h, w = image.shape
-    bh, bw = -(-h // b), -(-w // b)
-    padded = np.zeros((bh * b, bw * b), dtype=image.dtype)
-    padded[:h, :w] = image
-    return reduce(padded.reshape(bh, b, bw, b), axis=(1, 3))
-
-
-def _spread(blocks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """(H, W): each block's value on its PART_BLOCK_PX x PART_BLOCK_PX pixels."""
-    b = PART_BLOCK_PX
-    return np.repeat(np.repeat(blocks, b, axis=0), b, axis=1)[: shape[0], : shape[1]]
 
 
 def _components(mask: np.ndarray) -> np.ndarray:
@@ -432,9 +403,7 @@ def _components(mask: np.ndarray) -> np.ndarray:
 
 def _row_extremes(us: np.ndarray, vs: np.ndarray, patch: np.ndarray) -> np.ndarray:
     """(m, 2) pixel (u, v) of the leftmost and rightmost patch sample of every row (hull candidates)."""
-    rows = np.flatnonzero(patch.any(axis=1))
-    first = patch[rows].argmax(axis=1)
-    last = patch.shape[1] - 1 - patch[rows, ::-1].argmax(axis=1)
+    rows, first, last = row_extremes(patch)
     pick = np.concatenate([np.stack([rows, first], 1), np.stack([rows, last], 1)])
     return np.stack([us[pick[:, 0], pick[:, 1]], vs[pick[:, 0], pick[:, 1]]], axis=1).astype(np.float64)
 
